@@ -1,0 +1,58 @@
+package org.rlhfstream.deploy;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code rlhf} command line. Each subcommand is one class; this one only lists them.
+ *
+ * <p>Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad configuration.
+ */
+@Command(
+    name = "rlhf",
+    mixinStandardHelpOptions = true,
+    versionProvider = RlhfCommand.Version.class,
+    description = "Reactive streaming RLHF: feedback ingest, reward modelling, PPO + LoRA over Kafka.",
+    subcommands = {
+      UpCommand.class,
+      KafkaCommand.class,
+      BenchCommand.class,
+      CommandLine.HelpCommand.class,
+    })
+public final class RlhfCommand implements Runnable {
+
+  public static final int EXIT_OK = 0;
+  public static final int EXIT_FAILURE = 1;
+  public static final int EXIT_USAGE = 2;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  public static void main(String[] args) {
+    System.exit(execute(args));
+  }
+
+  /** Runs the command line without exiting the JVM (tests call this). */
+  public static int execute(String... args) {
+    return newCommandLine().execute(args);
+  }
+
+  static CommandLine newCommandLine() {
+    CommandLine cli = new CommandLine(new RlhfCommand());
+    cli.setExecutionExceptionHandler(new CliErrors());
+    cli.setExitCodeExceptionMapper(CliErrors::exitCode);
+    return cli;
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = RlhfCommand.class.getPackage().getImplementationVersion();
+      return new String[] {"rlhf " + (v == null ? "development build" : v)};
+    }
+  }
+}
