@@ -1,0 +1,234 @@
+package org.rlhfstream.ingest;
+
+import com.google.protobuf.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.rlhfstream.proto.v1.Comparison;
+
+/**
+ * The rules a comparison must follow before it may be written, and the small normalisation that
+ * follows them. A request is all-or-nothing: {@link #prepare} checks every comparison, reports
+ * every broken rule (up to {@value #MAX_REPORTED}), and only returns when all are valid.
+ */
+final class ComparisonValidator {
+
+  /** More violations than this are summarised: a client sending 1000 bad items needs a few examples. */
+  static final int MAX_REPORTED = 50;
+
+  /** Printable ASCII without spaces: UUIDs, ULIDs, hashes, "app:123". */
+  private static final Pattern EVENT_ID = Pattern.compile("[\\x21-\\x7E]+");
+  private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._-]+");
+
+  private final IngestConfig.Limits limits;
+
+  ComparisonValidator(IngestConfig.Limits limits) {
+    this.limits = limits;
+  }
+
+  /**
+   * Checks a whole request for {@code principal} and returns what to write: each comparison with
+   * {@code source_app} (when empty) set to the authenticated app and {@code created_at} (when
+   * absent) set to now.
+   *
+   * @param batch whether the client used the batch form (field paths then read {@code comparisons[i].…})
+   * @throws IngestException INVALID (400) with every violation, or FORBIDDEN (403) for tenants
+   *     the principal may not write
+   */
+  List<Comparison> prepare(Principal principal, List<Comparison> items, boolean batch, int maxItems) {
+    List<Violation> violations = new ArrayList<>();
+    if (items.isEmpty()) {
+      violations.add(new Violation("comparisons", "min_items", "must hold at least one comparison"));
+    } else if (items.size() > maxItems) {
+      violations.add(new Violation("comparisons", "max_items",
+          "holds " + items.size() + " comparisons; at most " + maxItems + " are allowed per request"));
+    } else {
+      for (int i = 0; i < items.size() && violations.size() < MAX_REPORTED; i++) {
+        check(items.get(i), batch ? "comparisons[" + i + "]." : "", violations);
+      }
+    }
+    throwIfAny(violations);
+    return authorize(principal, items, batch);
+  }
+
+  /**
+   * The last step of {@link #prepare}, for comparisons already {@link #check checked} one by one
+   * (a gRPC stream): tenants (403), then the normalisation.
+   */
+  List<Comparison> authorize(Principal principal, List<Comparison> items, boolean batch) {
+    if (items.isEmpty()) {
+      throwIfAny(List.of(new Violation("comparisons", "min_items", "must hold at least one comparison")));
+    }
+    checkTenants(principal, items, batch);
+    return normalise(principal, items);
+  }
+
+  /** Checks one comparison, adding what is wrong to {@code out}; {@code prefix} ends with a dot or is empty. */
+  void check(Comparison c, String prefix, List<Violation> out) {
+    identifier(c.getEventId(), prefix + "event_id", true, EVENT_ID, "must be printable ASCII without spaces", out);
+    identifier(c.getTenant(), prefix + "tenant", true, TENANT, "may hold only letters, digits, '.', '_' and '-'", out);
+    identifier(c.getProject(), prefix + "project", false, null, null, out);
+    identifier(c.getLabelerId(), prefix + "labeler_id", false, null, null, out);
+    identifier(c.getSourceApp(), prefix + "source_app", false, null, null, out);
+    boolean promptOk = text(c.getPrompt(), prefix + "prompt", out);
+    boolean chosenOk = text(c.getChosen(), prefix + "chosen", out);
+    boolean rejectedOk = text(c.getRejected(), prefix + "rejected", out);
+    if (promptOk && chosenOk && rejectedOk && c.getChosen().equals(c.getRejected())) {
+      out.add(new Violation(prefix + "chosen", "not_equal", "must differ from rejected"));
+    }
+    if (c.hasStrength()) {
+      float s = c.getStrength();
+      if (!(s > 0f && s <= 1f)) {
+        out.add(new Violation(prefix + "strength", "range", "must be in (0, 1], got " + s));
+      }
+    }
+    if (c.hasPolicy()) {
+      identifier(c.getPolicy().getAdapterName(), prefix + "policy.adapter_name", true, null, null, out);
+      if (c.getPolicy().getVersion() < 0) {
+        out.add(new Violation(prefix + "policy.version", "range", "must not be negative"));
+      }
+    }
+    metadata(c.getMetadataMap(), prefix + "metadata", out);
+    if (c.hasCreatedAt()) {
+      Timestamp t = c.getCreatedAt();
+      if (t.getNanos() < 0 || t.getNanos() > 999_999_999
+          || t.getSeconds() < Instant.parse("0001-01-01T00:00:00Z").getEpochSecond()
+          || t.getSeconds() > Instant.parse("9999-12-31T23:59:59Z").getEpochSecond()) {
+        out.add(new Violation(prefix + "created_at", "range", "must be a timestamp between years 0001 and 9999"));
+      }
+    }
+  }
+
+  private void identifier(String value, String field, boolean required, Pattern pattern, String patternRule,
+      List<Violation> out) {
+    int bytes = utf8Length(value, field, out);
+    if (bytes < 0) {
+      return;
+    }
+    if (value.isEmpty()) {
+      if (required) {
+        out.add(new Violation(field, "required", "is required"));
+      }
+      return;
+    }
+    if (bytes > limits.maxIdBytes()) {
+      out.add(new Violation(field, "max_bytes", "is " + bytes + " bytes; at most " + limits.maxIdBytes() + " are allowed"));
+    } else if (pattern != null && !pattern.matcher(value).matches()) {
+      out.add(new Violation(field, "pattern", patternRule));
+    }
+  }
+
+  /** A required text; true when it is valid. */
+  private boolean text(String value, String field, List<Violation> out) {
+    int bytes = utf8Length(value, field, out);
+    if (bytes < 0) {
+      return false;
+    }
+    if (value.isEmpty()) {
+      out.add(new Violation(field, "required", "is required and must not be empty"));
+      return false;
+    }
+    if (value.isBlank()) {
+      out.add(new Violation(field, "required", "must not be only whitespace"));
+      return false;
+    }
+    if (bytes > limits.maxTextBytes()) {
+      out.add(new Violation(field, "max_bytes", "is " + bytes + " bytes; at most " + limits.maxTextBytes() + " are allowed"));
+      return false;
+    }
+    return true;
+  }
+
+  private void metadata(Map<String, String> map, String field, List<Violation> out) {
+    if (map.size() > limits.maxMetadataEntries()) {
+      out.add(new Violation(field, "max_entries",
+          "has " + map.size() + " entries; at most " + limits.maxMetadataEntries() + " are allowed"));
+      return;
+    }
+    for (Map.Entry<String, String> e : map.entrySet()) {
+      String entryField = field + "[" + e.getKey() + "]";
+      int keyBytes = utf8Length(e.getKey(), field + " (a key)", out);
+      if (keyBytes == 0) {
+        out.add(new Violation(field, "required", "keys must not be empty"));
+      } else if (keyBytes > limits.maxIdBytes()) {
+        out.add(new Violation(entryField, "max_bytes", "the key is " + keyBytes + " bytes; at most " + limits.maxIdBytes()));
+      }
+      int valueBytes = utf8Length(e.getValue(), entryField, out);
+      if (valueBytes > limits.maxTextBytes()) {
+        out.add(new Violation(entryField, "max_bytes", "is " + valueBytes + " bytes; at most " + limits.maxTextBytes()));
+      }
+    }
+  }
+
+  /**
+   * UTF-8 length, or -1 after reporting text that has no UTF-8 form: an unpaired surrogate (from
+   * a JSON escape such as "\ud800") or bytes that were not UTF-8 in the body.
+   */
+  private static int utf8Length(String value, String field, List<Violation> out) {
+    if (value.indexOf(ComparisonDecoder.INVALID_UTF8_MARK) >= 0) {
+      out.add(new Violation(field, "utf8", "is not valid UTF-8"));
+      return -1;
+    }
+    int length = Utf8Text.encodedLength(value);
+    if (length < 0) {
+      out.add(new Violation(field, "utf8", "is not valid UTF-8 (it holds an unpaired surrogate)"));
+    }
+    return length;
+  }
+
+  private static void checkTenants(Principal principal, List<Comparison> items, boolean batch) {
+    List<Violation> forbidden = new ArrayList<>();
+    for (int i = 0; i < items.size() && forbidden.size() < MAX_REPORTED; i++) {
+      String tenant = items.get(i).getTenant();
+      if (!principal.mayWrite(tenant)) {
+        forbidden.add(new Violation((batch ? "comparisons[" + i + "]." : "") + "tenant", "tenant",
+            "'" + principal.app() + "' may not write tenant '" + tenant + "'"));
+      }
+    }
+    if (!forbidden.isEmpty()) {
+      throw new IngestException(Rejection.FORBIDDEN,
+          forbidden.size() == 1 ? "a comparison names a tenant these credentials may not write"
+              : forbidden.size() + " comparisons name tenants these credentials may not write",
+          forbidden);
+    }
+  }
+
+  private static List<Comparison> normalise(Principal principal, List<Comparison> items) {
+    Timestamp now = null;
+    List<Comparison> out = null;
+    for (int i = 0; i < items.size(); i++) {
+      Comparison c = items.get(i);
+      boolean needsApp = c.getSourceApp().isEmpty();
+      boolean needsTime = !c.hasCreatedAt();
+      if (needsApp || needsTime) {
+        if (out == null) {
+          out = new ArrayList<>(items);
+        }
+        Comparison.Builder b = c.toBuilder();
+        if (needsApp) {
+          b.setSourceApp(principal.app());
+        }
+        if (needsTime) {
+          if (now == null) {
+            Instant t = Instant.now();
+            now = Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
+          }
+          b.setCreatedAt(now);
+        }
+        out.set(i, b.build());
+      }
+    }
+    return out == null ? items : out;
+  }
+
+  static void throwIfAny(List<Violation> violations) {
+    if (!violations.isEmpty()) {
+      throw new IngestException(Rejection.INVALID,
+          violations.size() == 1 ? "1 problem in the request"
+              : (violations.size() >= MAX_REPORTED ? "at least " : "") + violations.size() + " problems in the request",
+          violations);
+    }
+  }
+}

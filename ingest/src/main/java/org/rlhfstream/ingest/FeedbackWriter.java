@@ -1,0 +1,296 @@
+package org.rlhfstream.ingest;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.producer.Callback;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.rlhfstream.proto.v1.Comparison;
+import org.rlhfstream.proto.v1.SubmitResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes validated comparisons to the feedback topic, keyed by event id, and completes a
+ * request's future only once Kafka acknowledged every one of its events (the producer runs with
+ * {@code acks=all} and idempotence, see {@link FeedbackProducer}).
+ *
+ * <p>Three bounds keep a slow or absent Kafka from piling work up:
+ *
+ * <ul>
+ *   <li>in-flight events and bytes are counted; a request that would exceed either is refused at
+ *       once with {@link Rejection#OVERLOADED} (503 + Retry-After);
+ *   <li>the producer's delivery timeout fails events that Kafka does not acknowledge in time, so
+ *       every request is answered (503 {@link Rejection#KAFKA_UNAVAILABLE}) within about that
+ *       long; such events may still have been written, which is safe because the client resends
+ *       with the same event ids;
+ *   <li>{@code send} runs on one dedicated thread, never on the event loop: it may block for
+ *       topic metadata (bounded by {@code max.block.ms}); a request whose turn comes after its
+ *       deadline is failed without being sent.
+ * </ul>
+ */
+final class FeedbackWriter {
+
+  private static final Logger log = LoggerFactory.getLogger(FeedbackWriter.class);
+
+  private final Vertx vertx;
+  private final Producer<String, byte[]> producer;
+  private final String topic;
+  private final IngestConfig.Limits limits;
+  private final long deadlineNanos;
+  private final DedupWindow dedup;
+  private final ExecutorService sender;
+  private final AtomicInteger inFlightEvents = new AtomicInteger();
+  private final AtomicInteger inFlightRequests = new AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicLong inFlightBytes = new java.util.concurrent.atomic.AtomicLong();
+  private volatile boolean closing;
+
+  FeedbackWriter(Vertx vertx, Producer<String, byte[]> producer, String topic, IngestConfig.Limits limits,
+      Duration deliveryTimeout, DedupWindow dedup) {
+    this.vertx = vertx;
+    this.producer = producer;
+    this.topic = topic;
+    this.limits = limits;
+    this.deadlineNanos = deliveryTimeout.toNanos();
+    this.dedup = dedup;
+    this.sender = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "rlhf-ingest-kafka-sender");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Writes {@code events} (already validated) and reports how many were accepted and how many of
+   * those were duplicates. Call it on a Vert.x context: the future completes on that context.
+   */
+  Future<SubmitResponse> write(List<Comparison> events) {
+    if (closing) {
+      return Future.failedFuture(new IngestException(Rejection.SHUTTING_DOWN, "ingest is shutting down; retry later"));
+    }
+    byte[][] values = new byte[events.size()][];
+    long bytes = 0;
+    for (int i = 0; i < values.length; i++) {
+      values[i] = events.get(i).toByteArray();
+      bytes += values[i].length;
+    }
+    if (!acquire(values.length, bytes)) {
+      return Future.failedFuture(new IngestException(Rejection.OVERLOADED,
+          "too many events are waiting for Kafka; retry after the Retry-After delay"));
+    }
+
+    // Claim every id first: decide what this request writes, and what it only waits for.
+    List<Outgoing> toSend = new ArrayList<>(values.length);
+    List<CompletableFuture<Void>> waits = new ArrayList<>();
+    int duplicates = 0;
+    long unusedBytes = 0;
+    for (int i = 0; i < values.length; i++) {
+      Comparison c = events.get(i);
+      DedupWindow.Claim claim = dedup.claim(DedupWindow.key(c.getTenant(), c.getEventId()));
+      if (claim instanceof DedupWindow.Owner owner) {
+        toSend.add(new Outgoing(new ProducerRecord<>(topic, c.getEventId(), values[i]), owner, values[i].length));
+      } else {
+        duplicates++;
+        unusedBytes += values[i].length;
+        if (claim instanceof DedupWindow.Wait wait) {
+          waits.add(wait.outcome());
+        }
+      }
+    }
+    release(values.length - toSend.size(), unusedBytes);
+
+    Context context = vertx.getOrCreateContext();
+    Promise<SubmitResponse> promise = Promise.promise();
+    SubmitResponse reply = SubmitResponse.newBuilder().setAccepted(events.size()).setDuplicates(duplicates).build();
+    RequestState state = new RequestState(toSend.size() + waits.size(), context, promise, reply);
+    if (state.remaining.get() == 0) {
+      promise.complete(reply);
+      return promise.future();
+    }
+    inFlightRequests.incrementAndGet();
+    for (CompletableFuture<Void> wait : waits) {
+      wait.whenComplete((ok, err) -> state.done(err));
+    }
+    if (!toSend.isEmpty()) {
+      long deadline = System.nanoTime() + deadlineNanos;
+      try {
+        sender.execute(() -> send(toSend, state, deadline));
+      } catch (RejectedExecutionException e) {
+        IngestException stopped = new IngestException(Rejection.SHUTTING_DOWN, "ingest is shutting down; retry later");
+        toSend.forEach(o -> complete(o, state, stopped));
+      }
+    }
+    return promise.future();
+  }
+
+  /** Runs on the sender thread. */
+  private void send(List<Outgoing> batch, RequestState state, long deadline) {
+    for (Outgoing o : batch) {
+      Throwable earlier = state.failure.get();
+      if (earlier != null) {
+        complete(o, state, earlier); // the request fails anyway: do not write the rest
+        continue;
+      }
+      if (System.nanoTime() > deadline) {
+        complete(o, state, new IngestException(Rejection.KAFKA_UNAVAILABLE,
+            "Kafka did not accept the events in time; resend them (same event ids are safe)"));
+        continue;
+      }
+      try {
+        producer.send(o.record(), new Acknowledgement(o, state));
+      } catch (RuntimeException e) {
+        // send() throws (rather than calling back) for a closed producer and for records it
+        // refuses outright.
+        complete(o, state, e);
+      }
+    }
+  }
+
+  private void complete(Outgoing o, RequestState state, Throwable error) {
+    if (error == null) {
+      dedup.written(o.claim());
+    } else {
+      dedup.failed(o.claim(), error);
+    }
+    release(1, o.bytes());
+    state.done(error);
+  }
+
+  /** Counts a request in; a request alone may exceed the limits (else it could never pass). */
+  private boolean acquire(int events, long bytes) {
+    int eventsAfter = inFlightEvents.addAndGet(events);
+    if (eventsAfter > limits.maxInFlightEvents() && eventsAfter != events) {
+      inFlightEvents.addAndGet(-events);
+      return false;
+    }
+    long bytesAfter = inFlightBytes.addAndGet(bytes);
+    if (bytesAfter > limits.maxInFlightBytes() && bytesAfter != bytes) {
+      inFlightBytes.addAndGet(-bytes);
+      inFlightEvents.addAndGet(-events);
+      return false;
+    }
+    return true;
+  }
+
+  private void release(int events, long bytes) {
+    if (events > 0) {
+      inFlightEvents.addAndGet(-events);
+    }
+    if (bytes > 0) {
+      inFlightBytes.addAndGet(-bytes);
+    }
+  }
+
+  int inFlightEvents() {
+    return inFlightEvents.get();
+  }
+
+  long inFlightBytes() {
+    return inFlightBytes.get();
+  }
+
+  int inFlightRequests() {
+    return inFlightRequests.get();
+  }
+
+  /** Refuses new requests from now on (503 shutting_down); requests already accepted go on. */
+  void beginClosing() {
+    closing = true;
+  }
+
+  /**
+   * Waits (blocking: call from a worker thread) until every accepted request was answered or
+   * {@code timeout} passed, then stops the sender thread.
+   */
+  void drainBlocking(Duration timeout) throws InterruptedException {
+    closing = true;
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while ((inFlightRequests.get() > 0 || inFlightEvents.get() > 0) && System.nanoTime() < deadline) {
+      Thread.sleep(10); // polling a counter with a deadline during shutdown
+    }
+    if (inFlightRequests.get() > 0) {
+      log.warn("{} requests were still waiting for Kafka after {}", inFlightRequests.get(), timeout);
+    }
+    sender.shutdown();
+    if (!sender.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      sender.shutdownNow();
+    }
+  }
+
+  private record Outgoing(ProducerRecord<String, byte[]> record, DedupWindow.Owner claim, int bytes) {}
+
+  /** One request's progress: how many sends and waits are outstanding, and the first error. */
+  private final class RequestState {
+    final AtomicInteger remaining;
+    final AtomicReference<Throwable> failure = new AtomicReference<>();
+    final Context context;
+    final Promise<SubmitResponse> promise;
+    final SubmitResponse reply;
+
+    RequestState(int outstanding, Context context, Promise<SubmitResponse> promise, SubmitResponse reply) {
+      this.remaining = new AtomicInteger(outstanding);
+      this.context = context;
+      this.promise = promise;
+      this.reply = reply;
+    }
+
+    void done(Throwable error) {
+      if (error != null) {
+        failure.compareAndSet(null, error);
+      }
+      if (remaining.decrementAndGet() == 0) {
+        inFlightRequests.decrementAndGet();
+        Throwable first = failure.get();
+        // Back to the request's own context: its reply is written from there.
+        context.runOnContext(v -> {
+          if (first == null) {
+            promise.complete(reply);
+          } else {
+            promise.fail(asRejection(first));
+          }
+        });
+      }
+    }
+  }
+
+  private final class Acknowledgement implements Callback {
+    private final Outgoing outgoing;
+    private final RequestState state;
+
+    Acknowledgement(Outgoing outgoing, RequestState state) {
+      this.outgoing = outgoing;
+      this.state = state;
+    }
+
+    @Override
+    public void onCompletion(RecordMetadata metadata, Exception exception) {
+      complete(outgoing, state, exception);
+    }
+  }
+
+  private static IngestException asRejection(Throwable error) {
+    if (error instanceof IngestException ie) {
+      return ie;
+    }
+    if (error instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
+      return IngestException.of(Rejection.BODY_TOO_LARGE, new Violation("comparisons", "max_bytes",
+          "an event is larger than the Kafka broker accepts (message.max.bytes): " + error.getMessage()));
+    }
+    return new IngestException(Rejection.KAFKA_UNAVAILABLE,
+        "Kafka did not acknowledge every event (" + error.getClass().getSimpleName() + ": " + error.getMessage()
+            + "); resend the request (same event ids are safe)");
+  }
+}
