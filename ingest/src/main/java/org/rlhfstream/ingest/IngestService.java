@@ -149,6 +149,11 @@ public final class IngestService implements HttpContribution {
     });
   }
 
+  /** Requests waiting for Kafka now (tests use it to stop the service mid-flight). */
+  int inFlightRequests() {
+    return writer == null ? 0 : writer.inFlightRequests();
+  }
+
   /** The port of the gRPC listener (the real one when the configuration asked for 0); -1 when disabled. */
   public int grpcPort() {
     return grpcServer == null ? -1 : grpcServer.actualPort();
