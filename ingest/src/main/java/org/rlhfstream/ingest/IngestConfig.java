@@ -273,6 +273,10 @@ public record IngestConfig(Grpc grpc, Limits limits, Dedup dedup, Producer produ
     public Auth withApiKeys(List<ApiKey> keys) {
       return new Auth(keys, jwt);
     }
+
+    public Auth withJwt(Jwt newJwt) {
+      return new Auth(apiKeys, newJwt);
+    }
   }
 
   /**
