@@ -56,6 +56,7 @@ public record RewardConfig(
    * @param replayFraction share of each batch drawn from recent comparisons already trained on
    * @param replayCapacity how many recent comparisons the replay buffer keeps
    * @param centerRewards coefficient of the reward-centering term η·(r_chosen + r_rejected)²
+   * @param marginScale margin m = marginScale · strength in −log σ(d − m) (strength absent: m = 0)
    * @param maxWait train a partial batch once the oldest waiting comparison is this old
    * @param seed seeds the score head, LoRA init, dropout and replay sampling
    */
@@ -63,7 +64,7 @@ public record RewardConfig(
       String mode, int loraRank, double loraAlpha, double loraDropout, List<String> loraTargets, boolean rsLora,
       int batchSize, int microBatchSize, double learningRate, double weightDecay, int warmupSteps,
       String schedule, int decaySteps, double minLrRatio, double maxGradNorm,
-      double replayFraction, int replayCapacity, double centerRewards, Duration maxWait, long seed) {
+      double replayFraction, int replayCapacity, double centerRewards, double marginScale, Duration maxWait, long seed) {
 
     public int accumulationSteps() {
       return (batchSize + microBatchSize - 1) / microBatchSize;
@@ -132,6 +133,7 @@ public record RewardConfig(
         t.number("replay-fraction", 0.25, 0, 0.95),
         t.integer("replay-capacity", 4096, 1, 10_000_000),
         t.number("center-rewards", 0.0, 0, 10),
+        t.number("margin-scale", 1.0, 0, 100),
         t.duration("max-wait", Duration.ofSeconds(2)),
         t.longValue("seed", 42, Long.MIN_VALUE, Long.MAX_VALUE));
     if (training.microBatchSize() > training.batchSize()) {
