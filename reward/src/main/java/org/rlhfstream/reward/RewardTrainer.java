@@ -1,0 +1,452 @@
+package org.rlhfstream.reward;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.rlhfstream.platform.kafka.DeadLetters;
+import org.rlhfstream.proto.v1.Comparison;
+import org.rlhfstream.proto.v1.HeldOutMetrics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The reward service's training loop, on its own thread: consume comparisons, split off the
+ * held-out set, train the reward model in batches (new comparisons mixed with replayed recent
+ * ones), evaluate, checkpoint, and release.
+ *
+ * <p>Exactly-once training per lineage: the consumed offsets live in the checkpoint together
+ * with the weights. On start the newest checkpoint is loaded and the consumer seeks to its
+ * offsets, so a crash replays exactly the comparisons whose training was lost with it.
+ */
+final class RewardTrainer implements Runnable, AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(RewardTrainer.class);
+
+  private final RewardConfig config;
+  private final Properties kafkaClient;
+  private final String topic;
+  private final DeadLetters deadLetters;
+  private final PreferenceLearner learner;
+  private final Checkpoints checkpoints;
+  private final RewardReleases releases;
+  private final TrainingLedger ledger;
+  private final RewardMetrics metrics;
+
+  private TrainerState state;
+  private SplittableRandom replayRandom;
+  /** Comparisons consumed and waiting for a batch, in offset order per partition. */
+  private final Deque<Pending> pending = new ArrayDeque<>();
+  /** Next offset to read, per partition, as the consumer has advanced (≥ state.offsets). */
+  private final Map<Integer, Long> readUpTo = new HashMap<>();
+  private final Set<String> pendingIds = new java.util.HashSet<>();
+  private final List<String> trainedSinceCheckpoint = new ArrayList<>();
+
+  private volatile boolean closed;
+  private volatile boolean stoppedCleanly = true;
+  private volatile KafkaConsumer<byte[], byte[]> consumer;
+  private long lastSavedStep = -1;
+  private Map<Integer, Long> savedOffsets = Map.of();
+  private long lastSaveNanos = System.nanoTime();
+  private long lastLogNanos = System.nanoTime();
+  private long trainedAtLastLog;
+  private HeldOutMetrics lastEval = HeldOutMetrics.getDefaultInstance();
+  private double lastLoss = Double.NaN;
+
+  private record Pending(Comparison comparison, int partition, long offset, long arrivedNanos) {}
+
+  RewardTrainer(RewardConfig config, Properties kafkaClient, String topic, DeadLetters deadLetters,
+      PreferenceLearner learner, Checkpoints checkpoints, RewardReleases releases, TrainingLedger ledger,
+      RewardMetrics metrics) {
+    this.config = config;
+    this.kafkaClient = kafkaClient;
+    this.topic = topic;
+    this.deadLetters = deadLetters;
+    this.learner = learner;
+    this.checkpoints = checkpoints;
+    this.releases = releases;
+    this.ledger = ledger;
+    this.metrics = metrics;
+  }
+
+  /** Loads the newest checkpoint (or starts fresh); runs on the caller's thread before {@link #run}. */
+  void restore() {
+    var latest = checkpoints.latest();
+    if (latest.isEmpty()) {
+      state = new TrainerState(topic, config.heldOut().capacity(), config.training().replayCapacity());
+      log.info("Reward model '{}': no checkpoint in {}, starting from {}", config.name(), checkpoints.dir(), config.model().base());
+    } else {
+      Path dir = latest.get();
+      try {
+        state = TrainerState.readFrom(dir, config.heldOut().capacity(), config.training().replayCapacity());
+        learner.loadState(dir.resolve("learner"));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot resume from checkpoint " + dir + ": " + e.getMessage(), e);
+      }
+      if (!topic.equals(state.topic)) {
+        throw new IllegalStateException("checkpoint " + dir + " consumed topic " + state.topic + " but the service reads " + topic
+            + "; use a new reward name (reward.name) for a new lineage");
+      }
+      lastSavedStep = state.step;
+      log.info("Reward model '{}': resumed at step {} ({} comparisons trained, offsets {})", config.name(), state.step,
+          state.comparisonsTrained, state.offsets);
+    }
+    ledger.truncateAfter(state.step);
+    readUpTo.putAll(state.offsets);
+    replayRandom = new SplittableRandom(config.training().seed() ^ state.step);
+    releases.recoverVersion(state);
+    metrics.bind(this);
+  }
+
+  @Override
+  public void run() {
+    Properties p = new Properties();
+    p.putAll(kafkaClient);
+    p.put("key.deserializer", ByteArrayDeserializer.class.getName());
+    p.put("value.deserializer", ByteArrayDeserializer.class.getName());
+    p.put("group.id", config.consumerGroup());
+    // The checkpoint is the source of truth for offsets; Kafka's commits are only for lag tools.
+    p.put("enable.auto.commit", "false");
+    // A lineage with no checkpoint starts from the oldest comparison kept in the topic.
+    p.put("auto.offset.reset", "earliest");
+    // Only comparisons of committed producer transactions.
+    p.put("isolation.level", "read_committed");
+    // A training step runs between polls; give it room before the group evicts us.
+    p.put("max.poll.interval.ms", "600000");
+    p.put("max.poll.records", "500");
+    try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
+      consumer = c;
+      c.subscribe(List.of(topic), new SeekToCheckpoint(c));
+      while (!closed) {
+        for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+          route(r);
+        }
+        pauseIfBehind(c);
+        trainWhileReady();
+        maybeCheckpoint(false);
+        maybeLog(c);
+      }
+    } catch (WakeupException e) {
+      if (!closed) {
+        throw e;
+      }
+    } catch (RuntimeException e) {
+      log.error("Reward trainer stopped: {}", e.toString(), e);
+      metrics.failed(e);
+      throw e;
+    } finally {
+      consumer = null;
+    }
+    if (stoppedCleanly) {
+      maybeCheckpoint(true);
+    }
+  }
+
+  /** Decides what one record is: poison (DLQ), duplicate, held-out, or training material. */
+  private void route(ConsumerRecord<byte[], byte[]> record) {
+    readUpTo.put(record.partition(), record.offset() + 1);
+    Comparison c;
+    try {
+      c = Comparison.parseFrom(record.value() == null ? new byte[0] : record.value());
+    } catch (InvalidProtocolBufferException e) {
+      deadLetter(record, "undecodable: not a rlhf.v1.Comparison (" + e.getMessage() + ")");
+      return;
+    }
+    String problem = ComparisonRules.problem(c);
+    if (problem != null) {
+      deadLetter(record, "invalid comparison: " + problem);
+      return;
+    }
+    if (state.seen.contains(c.getEventId()) || pendingHas(c.getEventId())) {
+      state.duplicates++;
+      metrics.duplicate();
+      advanceIfNothingPending(record.partition());
+      return;
+    }
+    if (EventIds.isHeldOut(c.getEventId(), config.heldOut().fraction())) {
+      state.seen.add(c.getEventId());
+      state.heldOut.add(c);
+      state.heldOutSeen++;
+      advanceIfNothingPending(record.partition());
+      return;
+    }
+    pending.addLast(new Pending(c, record.partition(), record.offset(), System.nanoTime()));
+    pendingIds.add(c.getEventId());
+  }
+
+  private boolean pendingHas(String eventId) {
+    return pendingIds.contains(eventId);
+  }
+
+  private void deadLetter(ConsumerRecord<byte[], byte[]> record, String reason) {
+    deadLetters.send(record, reason);
+    state.deadLettered++;
+    metrics.deadLettered();
+    log.warn("Comparison at {}-{}@{} sent to the DLQ: {}", record.topic(), record.partition(), record.offset(), reason);
+    advanceIfNothingPending(record.partition());
+  }
+
+  /** A record handled at once counts as done only if no earlier record of its partition waits. */
+  private void advanceIfNothingPending(int partition) {
+    if (pending.stream().noneMatch(x -> x.partition() == partition)) {
+      state.offsets.put(partition, readUpTo.get(partition));
+    }
+  }
+
+  /** Bounds memory: stop fetching while several batches are already waiting. */
+  private void pauseIfBehind(KafkaConsumer<byte[], byte[]> c) {
+    boolean behind = pending.size() >= 4 * config.training().batchSize();
+    Set<TopicPartition> assigned = c.assignment();
+    if (behind) {
+      c.pause(assigned);
+    } else if (!c.paused().isEmpty()) {
+      c.resume(c.paused());
+    }
+  }
+
+  private void trainWhileReady() {
+    RewardConfig.Training t = config.training();
+    while (!closed && !pending.isEmpty()) {
+      int newCount = Math.min(pending.size(), state.replay.size() == 0 ? t.batchSize() : t.newPerBatch());
+      boolean full = newCount >= (state.replay.size() == 0 ? t.batchSize() : t.newPerBatch());
+      boolean waitedLongEnough = System.nanoTime() - pending.peekFirst().arrivedNanos() >= t.maxWait().toNanos();
+      if (!full && !waitedLongEnough) {
+        return;
+      }
+      trainOneBatch(newCount);
+      maybeEvaluateAndRelease();
+    }
+  }
+
+  private void trainOneBatch(int newCount) {
+    RewardConfig.Training t = config.training();
+    List<Pending> fresh = new ArrayList<>(newCount);
+    for (int i = 0; i < newCount; i++) {
+      fresh.add(pending.pollFirst());
+    }
+    List<Comparison> batch = new ArrayList<>(t.batchSize());
+    fresh.forEach(x -> batch.add(x.comparison()));
+    batch.addAll(state.replay.sample(t.batchSize() - newCount, replayRandom));
+
+    PreferenceLearner.StepStats stats = learner.step(batch, learningRate(state.step));
+    state.step++;
+    lastLoss = stats.loss();
+    for (Pending x : fresh) {
+      String id = x.comparison().getEventId();
+      pendingIds.remove(id);
+      state.seen.add(id);
+      state.replay.add(x.comparison());
+      state.comparisonsTrained++;
+      trainedSinceCheckpoint.add(id);
+    }
+    // Offsets advance to the first comparison still waiting in each partition.
+    Map<Integer, Long> firstWaiting = pending.stream()
+        .collect(Collectors.toMap(Pending::partition, Pending::offset, Math::min));
+    for (var e : readUpTo.entrySet()) {
+      state.offsets.put(e.getKey(), firstWaiting.getOrDefault(e.getKey(), e.getValue()));
+    }
+    metrics.stepped(stats, fresh.size());
+  }
+
+  private void maybeEvaluateAndRelease() {
+    boolean evalDue = state.step % config.heldOut().evalEverySteps() == 0;
+    boolean releaseDue = config.release().when().equals("every") && state.step % config.release().everySteps() == 0;
+    if (!evalDue && !releaseDue) {
+      return;
+    }
+    if (state.heldOut.size() < config.heldOut().minExamples()) {
+      return;
+    }
+    lastEval = learner.evaluate(state.heldOut.all());
+    metrics.evaluated(lastEval);
+    boolean improved = lastEval.getAccuracy() > state.bestAccuracy;
+    if (improved) {
+      state.bestAccuracy = lastEval.getAccuracy();
+      state.bestStep = state.step;
+    }
+    boolean release = config.release().when().equals("improved") ? improved && evalDue : releaseDue;
+    if (release) {
+      // Checkpoint first: the release must never name progress a crash could lose.
+      maybeCheckpoint(true);
+      releases.release(state, lastEval);
+      maybeCheckpoint(true);
+    }
+  }
+
+  private double learningRate(long step) {
+    RewardConfig.Training t = config.training();
+    double peak = t.learningRate();
+    if (step < t.warmupSteps()) {
+      return peak * (step + 1) / (t.warmupSteps() + 1);
+    }
+    double progress = Math.min(1.0, (step - t.warmupSteps()) / (double) t.decaySteps());
+    double floor = peak * t.minLrRatio();
+    return switch (t.schedule()) {
+      case "linear" -> peak - (peak - floor) * progress;
+      case "cosine" -> floor + (peak - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));
+      default -> peak;
+    };
+  }
+
+  private void maybeCheckpoint(boolean force) {
+    boolean progress = state.step != lastSavedStep || !state.offsets.equals(savedOffsets);
+    if (!progress) {
+      return;
+    }
+    RewardConfig.Checkpoint c = config.checkpoint();
+    boolean due = state.step - Math.max(lastSavedStep, 0) >= c.everySteps()
+        || System.nanoTime() - lastSaveNanos >= c.every().toNanos();
+    if (!force && !due) {
+      return;
+    }
+    long started = System.nanoTime();
+    ledger.append(state.step, trainedSinceCheckpoint);
+    checkpoints.save(state.step, folder -> {
+      state.writeTo(folder);
+      Path learnerDir = folder.resolve("learner");
+      Files.createDirectories(learnerDir);
+      learner.saveState(learnerDir);
+    });
+    checkpoints.prune(c.keep(), state.bestStep);
+    trainedSinceCheckpoint.clear();
+    lastSavedStep = state.step;
+    savedOffsets = Map.copyOf(state.offsets);
+    lastSaveNanos = System.nanoTime();
+    commitToKafka();
+    log.debug("Checkpoint at step {} in {} ms", state.step, (System.nanoTime() - started) / 1_000_000);
+  }
+
+  /** Mirrors the checkpoint's offsets into the group's committed offsets, for lag tools. */
+  private void commitToKafka() {
+    KafkaConsumer<byte[], byte[]> c = consumer;
+    if (c == null) {
+      return;
+    }
+    Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+    state.offsets.forEach((partition, offset) -> {
+      TopicPartition tp = new TopicPartition(topic, partition);
+      if (c.assignment().contains(tp)) {
+        commit.put(tp, new OffsetAndMetadata(offset));
+      }
+    });
+    try {
+      c.commitSync(commit, Duration.ofSeconds(10));
+    } catch (RuntimeException e) {
+      log.debug("Could not mirror offsets to Kafka (informational only): {}", e.toString());
+    }
+  }
+
+  private void maybeLog(KafkaConsumer<byte[], byte[]> c) {
+    long now = System.nanoTime();
+    if (now - lastLogNanos < config.logEvery().toNanos()) {
+      return;
+    }
+    double seconds = (now - lastLogNanos) / 1e9;
+    double rate = (state.comparisonsTrained - trainedAtLastLog) / seconds;
+    long lag = lag(c);
+    metrics.lag(lag);
+    log.info("reward '{}' step {}: {} comparisons/s, loss {}, held-out accuracy {} ({} examples), lag {}, trained {}, waiting {}",
+        config.name(), state.step, String.format("%.1f", rate), String.format("%.4f", lastLoss),
+        lastEval.getExamples() == 0 ? "n/a" : String.format("%.3f", lastEval.getAccuracy()), lastEval.getExamples(),
+        lag, state.comparisonsTrained, pending.size());
+    lastLogNanos = now;
+    trainedAtLastLog = state.comparisonsTrained;
+  }
+
+  /** Records between the checkpoint's offsets and the end of the topic. */
+  long lag(KafkaConsumer<byte[], byte[]> c) {
+    try {
+      Set<TopicPartition> assigned = c.assignment();
+      if (assigned.isEmpty()) {
+        return 0;
+      }
+      Map<TopicPartition, Long> end = c.endOffsets(assigned, Duration.ofSeconds(5));
+      long lag = 0;
+      for (var e : end.entrySet()) {
+        lag += Math.max(0, e.getValue() - state.offsets.getOrDefault(e.getKey().partition(), 0L));
+      }
+      return lag;
+    } catch (RuntimeException e) {
+      return -1;
+    }
+  }
+
+  TrainerState state() {
+    return state;
+  }
+
+  int waiting() {
+    return pending.size();
+  }
+
+  /** Stops after the current step and writes a final checkpoint. Idempotent. */
+  @Override
+  public void close() {
+    closed = true;
+    KafkaConsumer<byte[], byte[]> c = consumer;
+    if (c != null) {
+      c.wakeup();
+    }
+  }
+
+  /** Stops without a final checkpoint, as a crash would (for tests of recovery). */
+  void abandon() {
+    stoppedCleanly = false;
+    close();
+  }
+
+  /** On assignment, continue from the checkpoint's offsets rather than the group's. */
+  private final class SeekToCheckpoint implements ConsumerRebalanceListener {
+    private final KafkaConsumer<byte[], byte[]> c;
+
+    SeekToCheckpoint(KafkaConsumer<byte[], byte[]> c) {
+      this.c = c;
+    }
+
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      for (TopicPartition tp : partitions) {
+        Long offset = state.offsets.get(tp.partition());
+        if (offset != null) {
+          c.seek(tp, offset);
+        } else {
+          c.seekToBeginning(List.of(tp));
+        }
+      }
+    }
+
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      // Another trainer takes these partitions over: forget what we read but did not train on.
+      Set<Integer> revoked = partitions.stream().map(TopicPartition::partition).collect(Collectors.toSet());
+      pending.removeIf(x -> {
+        boolean drop = revoked.contains(x.partition());
+        if (drop) {
+          pendingIds.remove(x.comparison().getEventId());
+        }
+        return drop;
+      });
+      revoked.forEach(p -> readUpTo.put(p, state.offsets.getOrDefault(p, 0L)));
+    }
+  }
+}
