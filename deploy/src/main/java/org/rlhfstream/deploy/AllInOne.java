@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What {@code rlhf up} runs: Kafka (embedded unless an external cluster is configured), the
- * topics, then every service. Started in that order, stopped in reverse.
+ * topics, then every service (today: ingest on the shared HTTP host and its gRPC port). Started
+ * in that order, stopped in reverse.
  */
 public final class AllInOne implements AutoCloseable {
 
@@ -35,6 +36,7 @@ public final class AllInOne implements AutoCloseable {
     AllInOne all = new AllInOne(config);
     try {
       all.startKafka();
+      all.startServices();
       return all;
     } catch (RuntimeException e) {
       all.close();
@@ -56,6 +58,13 @@ public final class AllInOne implements AutoCloseable {
     }
     resolvedKafka = kafka;
     ensureTopics(kafka, config);
+  }
+
+  /** The HTTP services (ingest's HTTP and gRPC front door, metrics, health) on the shared host. */
+  private void startServices() {
+    ServiceHost services = ServiceHost.startIngest(config, resolvedKafka);
+    running.push(services);
+    endpoints.addAll(services.endpoints());
   }
 
   /** Kafka as the services see it: the embedded broker's address once it runs. */

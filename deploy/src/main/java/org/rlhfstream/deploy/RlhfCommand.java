@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
     description = "Reactive streaming RLHF: feedback ingest, reward modelling, PPO + LoRA over Kafka.",
     subcommands = {
       UpCommand.class,
+      IngestCommand.class,
       KafkaCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class,

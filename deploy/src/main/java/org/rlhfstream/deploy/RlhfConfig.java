@@ -2,8 +2,10 @@ package org.rlhfstream.deploy;
 
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import org.rlhfstream.ingest.IngestConfig;
 import org.rlhfstream.platform.config.ConfigNode;
 import org.rlhfstream.platform.config.KafkaSettings;
+import org.rlhfstream.platform.http.HttpSettings;
 import org.rlhfstream.platform.kafka.TopicsConfig;
 
 /**
@@ -12,14 +14,18 @@ import org.rlhfstream.platform.kafka.TopicsConfig;
  * @param dataDir broker logs, checkpoints, artifacts and the generated API key live here
  * @param kafka how to reach Kafka (empty bootstrap servers: the embedded broker)
  * @param topics topic names, partitions, retention
+ * @param http the shared HTTP server (ingest API, /metrics, /health/*, /openapi.yaml)
+ * @param ingest the ingest service (gRPC listener, limits, dedup, producer, API keys, JWT)
  */
-public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics) {
+public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics, HttpSettings http, IngestConfig ingest) {
 
   public static RlhfConfig from(ConfigNode root) {
     return new RlhfConfig(
         path(root, "data-dir", "data"),
         KafkaSettings.from(root.section("kafka")),
-        TopicsConfig.from(root.section("topics")));
+        TopicsConfig.from(root.section("topics")),
+        HttpSettings.from(root.section("http")),
+        IngestConfig.from(root.section("ingest")));
   }
 
   /** An all-default configuration (what {@code rlhf up} uses with no file). */
@@ -31,7 +37,7 @@ public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics)
   }
 
   public RlhfConfig withKafka(KafkaSettings kafka) {
-    return new RlhfConfig(dataDir, kafka, topics);
+    return new RlhfConfig(dataDir, kafka, topics, http, ingest);
   }
 
   private static Path path(ConfigNode node, String key, String defaultValue) {

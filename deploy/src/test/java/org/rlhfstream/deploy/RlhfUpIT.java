@@ -33,7 +33,8 @@ class RlhfUpIT {
     Path data = Files.createTempDirectory(Path.of("target"), "up-it-");
     Process up = new ProcessBuilder("java", "-jar", jar.toString(), "up",
         "--data-dir", data.toString(),
-        "--set", "kafka.embedded.port=0", "--set", "kafka.embedded.controller-port=0")
+        "--set", "kafka.embedded.port=0", "--set", "kafka.embedded.controller-port=0",
+        "--set", "http.port=0", "--set", "ingest.grpc.port=0")
         .redirectError(data.resolve("stderr.log").toFile())
         .start();
     try {

@@ -86,6 +86,14 @@ public final class IngestService implements HttpContribution {
     this.registry = registry;
   }
 
+  /**
+   * The producer properties ingest writes with (acks=all, idempotence, bounded timeouts, …), for
+   * tools that want to compare against a plain producer configured the same way.
+   */
+  public static Properties producerProperties(KafkaSettings kafka, IngestConfig config) {
+    return FeedbackProducer.properties(kafka, config);
+  }
+
   @Override
   public String name() {
     return "ingest";

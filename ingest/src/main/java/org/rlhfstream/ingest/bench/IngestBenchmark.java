@@ -1,0 +1,412 @@
+package org.rlhfstream.ingest.bench;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.common.GrpcMessageDecoder;
+import io.vertx.grpc.common.GrpcMessageEncoder;
+import io.vertx.grpc.common.ServiceMethod;
+import io.vertx.grpc.common.ServiceName;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.rlhfstream.ingest.ApiKeyBootstrap;
+import org.rlhfstream.ingest.IngestConfig;
+import org.rlhfstream.ingest.IngestService;
+import org.rlhfstream.platform.config.KafkaSettings;
+import org.rlhfstream.platform.http.HttpHost;
+import org.rlhfstream.platform.http.HttpSettings;
+import org.rlhfstream.platform.http.PrometheusMetrics;
+import org.rlhfstream.platform.kafka.EmbeddedKafkaBroker;
+import org.rlhfstream.platform.kafka.TopicSetup;
+import org.rlhfstream.platform.kafka.TopicsConfig;
+import org.rlhfstream.proto.v1.Comparison;
+import org.rlhfstream.proto.v1.ComparisonBatch;
+import org.rlhfstream.proto.v1.SubmitResponse;
+
+/**
+ * {@code rlhf bench ingest}: acknowledged events per second and latency of ingest, next to a raw
+ * {@code KafkaProducer} writing the same messages to the same broker with the same settings.
+ * Everything runs in this process (broker, ingest, clients), so the clients' CPU counts against
+ * the figures, as it would on a one-machine deployment.
+ *
+ * <p>Phases, each after its own warm-up: the raw producer; single-event HTTP requests (proto3
+ * JSON) with a fixed number of connections each sending back to back (peak); the same at half
+ * that peak rate, sent on a fixed schedule (latency measured from the scheduled time, so a stall
+ * counts against it); batches of {@code batchSize} over HTTP (binary protobuf); gRPC client
+ * streams of {@code streamSize} comparisons. Latency is per request (per call for gRPC).
+ */
+public final class IngestBenchmark {
+
+  /**
+   * How to run.
+   *
+   * @param warmUp unmeasured load before each phase (JIT, connections, batching settle)
+   * @param phase how long each phase is measured
+   * @param httpConnections connections sending single events
+   * @param batchSize comparisons per HTTP batch
+   * @param batchConnections connections sending batches
+   * @param streamSize comparisons per gRPC stream
+   * @param grpcStreams concurrent gRPC streams
+   * @param workDir where the embedded broker keeps its data
+   * @param bootstrapServers an existing broker to use instead of the embedded one (null: embedded)
+   */
+  public record Settings(Duration warmUp, Duration phase, int httpConnections, int batchSize, int batchConnections,
+      int streamSize, int grpcStreams, Path workDir, String bootstrapServers) {
+
+    public static Settings defaults(Path workDir) {
+      return new Settings(Duration.ofSeconds(4), Duration.ofSeconds(10), 128, 100, 8, 100, 8, workDir, null);
+    }
+
+    public Settings withDurations(Duration newWarmUp, Duration newPhase) {
+      return new Settings(newWarmUp, newPhase, httpConnections, batchSize, batchConnections, streamSize, grpcStreams,
+          workDir, bootstrapServers);
+    }
+  }
+
+  /**
+   * What one phase reached.
+   *
+   * @param eventsPerSecond acknowledged events per second
+   * @param requestsPerSecond completed requests (or gRPC calls) per second
+   * @param p50Ms median latency of a request
+   * @param p99Ms 99th percentile latency of a request
+   * @param events acknowledged events in the measured window
+   * @param errors requests that did not get an acknowledgement
+   */
+  public record Phase(String name, double eventsPerSecond, double requestsPerSecond, double p50Ms, double p99Ms,
+      long events, long errors) {}
+
+  /** Every phase's figures. */
+  public record Figures(Phase rawProducer, Phase httpSingle, Phase httpSingleHalfRate, Phase httpBatch, Phase grpcStream) {
+
+    public List<Phase> phases() {
+      return List.of(rawProducer, httpSingle, httpSingleHalfRate, httpBatch, grpcStream);
+    }
+
+    /** Batch HTTP throughput as a share of the raw producer's. */
+    public double batchShareOfRaw() {
+      return httpBatch.eventsPerSecond() / rawProducer.eventsPerSecond();
+    }
+
+    /** The figures under stable names, for {@code --output json}. */
+    public Map<String, Object> toMap() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("http_single_eps", round(httpSingle.eventsPerSecond()));
+      m.put("http_single_p50_ms", round(httpSingle.p50Ms()));
+      m.put("http_single_p99_ms", round(httpSingle.p99Ms()));
+      m.put("http_single_half_rate_eps", round(httpSingleHalfRate.eventsPerSecond()));
+      m.put("http_single_half_rate_p50_ms", round(httpSingleHalfRate.p50Ms()));
+      m.put("http_single_half_rate_p99_ms", round(httpSingleHalfRate.p99Ms()));
+      m.put("http_batch_eps", round(httpBatch.eventsPerSecond()));
+      m.put("http_batch_p50_ms", round(httpBatch.p50Ms()));
+      m.put("http_batch_p99_ms", round(httpBatch.p99Ms()));
+      m.put("grpc_stream_eps", round(grpcStream.eventsPerSecond()));
+      m.put("grpc_stream_p50_ms", round(grpcStream.p50Ms()));
+      m.put("grpc_stream_p99_ms", round(grpcStream.p99Ms()));
+      m.put("raw_producer_eps", round(rawProducer.eventsPerSecond()));
+      m.put("raw_producer_p50_ms", round(rawProducer.p50Ms()));
+      m.put("raw_producer_p99_ms", round(rawProducer.p99Ms()));
+      m.put("http_batch_vs_raw", Math.round(batchShareOfRaw() * 1000) / 1000.0);
+      m.put("errors", phases().stream().mapToLong(Phase::errors).sum());
+      return m;
+    }
+
+    private static double round(double v) {
+      return Double.isNaN(v) ? -1 : Math.round(v * 10) / 10.0;
+    }
+  }
+
+  private static final ServiceMethod<SubmitResponse, Comparison> STREAM = ServiceMethod.client(
+      ServiceName.create("rlhf.v1", "FeedbackService"), "StreamComparisons",
+      GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(SubmitResponse.newBuilder()));
+
+  private static final String PROMPT = "Summarise the following paragraph in one sentence: the city council met on "
+      + "Tuesday and approved the budget for the new park after a long debate.";
+  private static final String CHOSEN = "The council approved the new park's budget on Tuesday after a long debate.";
+  private static final String REJECTED = "There was a meeting about some things on a weekday.";
+
+  private final Settings settings;
+  private final Consumer<String> progress;
+  private final AtomicLong ids = new AtomicLong();
+  private final String run = Long.toString(System.currentTimeMillis(), 36);
+
+  private IngestBenchmark(Settings settings, Consumer<String> progress) {
+    this.settings = settings;
+    this.progress = progress;
+  }
+
+  /** Starts what it needs (broker unless given, ingest), runs every phase, stops everything. */
+  public static Figures run(Settings settings, Consumer<String> progress) throws Exception {
+    return new IngestBenchmark(settings, progress).runAll();
+  }
+
+  private Figures runAll() throws Exception {
+    EmbeddedKafkaBroker broker = null;
+    String bootstrap = settings.bootstrapServers();
+    if (bootstrap == null) {
+      Files.createDirectories(settings.workDir());
+      progress.accept("Starting an embedded Kafka broker in " + settings.workDir());
+      broker = EmbeddedKafkaBroker.startOnFreePorts(settings.workDir());
+      bootstrap = broker.bootstrapServers();
+    }
+    TopicsConfig topics = TopicsConfig.defaults();
+    String topic = topics.feedback().name();
+    try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+      TopicSetup.ensureTopics(admin, topics.all(), Duration.ofSeconds(30));
+    }
+    String key = ApiKeyBootstrap.newKey();
+    IngestConfig config = IngestConfig.defaults()
+        .withGrpc(new IngestConfig.Grpc(true, "127.0.0.1", 0))
+        .withAuth(IngestConfig.Auth.defaults().withApiKeys(List.of(
+            new IngestConfig.ApiKey("bench", ApiKeyBootstrap.sha256Hex(key), Set.of("default")))));
+    KafkaSettings kafka = new KafkaSettings(bootstrap, "127.0.0.1", 0, 0, Map.of());
+    Vertx vertx = Vertx.vertx();
+    try {
+      Phase raw = rawProducer(IngestService.producerProperties(kafka, config), topic);
+
+      PrometheusMeterRegistry registry = PrometheusMetrics.newRegistry();
+      IngestService ingest = new IngestService(config, kafka, topic, registry);
+      HttpHost host = new HttpHost(new HttpSettings("127.0.0.1", 0, Duration.ofSeconds(30)), registry, List.of(ingest));
+      String deployment = vertx.deployVerticle(host).await(60, TimeUnit.SECONDS);
+      try {
+        HttpClient http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true),
+            new PoolOptions().setHttp1MaxSize(Math.max(settings.httpConnections(), settings.batchConnections())));
+        RequestOptions post = new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1")
+            .setPort(host.actualPort()).setURI("/v1/comparisons")
+            .putHeader("Authorization", "Bearer " + key);
+        Supplier<Future<Integer>> single = () -> send(http, post, "application/json", Buffer.buffer(json(nextId())), 1);
+        Supplier<Future<Integer>> batch = () -> send(http, post, "application/x-protobuf", batchBody(), settings.batchSize());
+        GrpcClient grpc = GrpcClient.client(vertx);
+        SocketAddress grpcAddress = SocketAddress.inetSocketAddress(ingest.grpcPort(), "127.0.0.1");
+        Supplier<Future<Integer>> stream = () -> stream(grpc, grpcAddress, key);
+
+        Phase httpSingle = closedLoop(vertx, "HTTP single event (JSON), " + settings.httpConnections() + " connections",
+            settings.httpConnections(), single);
+        double halfRate = Math.max(1, httpSingle.requestsPerSecond() / 2);
+        Phase halfRatePhase = openLoop(vertx, String.format("HTTP single event at half of peak (%.0f req/s)", halfRate),
+            halfRate, single);
+        Phase httpBatch = closedLoop(vertx, "HTTP batches of " + settings.batchSize() + " (protobuf), "
+            + settings.batchConnections() + " connections", settings.batchConnections(), batch);
+        Phase grpcStream = closedLoop(vertx, "gRPC client streams of " + settings.streamSize() + ", "
+            + settings.grpcStreams() + " concurrent", settings.grpcStreams(), stream);
+        http.close();
+        grpc.close();
+        return new Figures(raw, httpSingle, halfRatePhase, httpBatch, grpcStream);
+      } finally {
+        vertx.undeploy(deployment).await(60, TimeUnit.SECONDS);
+      }
+    } finally {
+      vertx.close().await(60, TimeUnit.SECONDS);
+      if (broker != null) {
+        broker.close();
+      }
+    }
+  }
+
+  // --- phases ---
+
+  /** The raw producer: as many sends as the buffer takes, for the phase's duration. */
+  private Phase rawProducer(Properties props, String topic) throws Exception {
+    String name = "raw KafkaProducer (acks=all, idempotent)";
+    progress.accept("Running: " + name);
+    Latencies latencies = new Latencies();
+    AtomicLong acked = new AtomicLong();
+    AtomicLong errors = new AtomicLong();
+    AtomicBoolean measuring = new AtomicBoolean();
+    // Bound outstanding sends so that send() never waits for buffer memory.
+    Semaphore outstanding = new Semaphore(20_000);
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props)) {
+      long start = System.nanoTime();
+      long measureFrom = start + settings.warmUp().toNanos();
+      long end = measureFrom + settings.phase().toNanos();
+      long measuredStart = 0;
+      while (true) {
+        long now = System.nanoTime();
+        if (now >= end) {
+          break;
+        }
+        if (!measuring.get() && now >= measureFrom) {
+          measuring.set(true);
+          measuredStart = now;
+        }
+        outstanding.acquire();
+        Comparison c = comparison(nextId());
+        long sent = System.nanoTime();
+        producer.send(new ProducerRecord<>(topic, c.getEventId(), c.toByteArray()), (meta, err) -> {
+          outstanding.release();
+          if (!measuring.get()) {
+            return;
+          }
+          if (err == null) {
+            acked.incrementAndGet();
+            latencies.record(System.nanoTime() - sent);
+          } else {
+            errors.incrementAndGet();
+          }
+        });
+      }
+      measuring.set(false);
+      double seconds = (System.nanoTime() - measuredStart) / 1e9;
+      producer.flush();
+      return report(new Phase(name, acked.get() / seconds, acked.get() / seconds,
+          latencies.percentileMillis(0.5), latencies.percentileMillis(0.99), acked.get(), errors.get()));
+    }
+  }
+
+  /** {@code lanes} senders, each sending its next request as soon as the previous one is answered. */
+  private Phase closedLoop(Vertx vertx, String name, int lanes, Supplier<Future<Integer>> request) throws InterruptedException {
+    progress.accept("Running: " + name);
+    Window w = new Window();
+    for (int i = 0; i < lanes; i++) {
+      vertx.runOnContext(v -> lane(w, request));
+    }
+    return w.measure(name);
+  }
+
+  private void lane(Window w, Supplier<Future<Integer>> request) {
+    if (w.stopped.get()) {
+      w.finished.incrementAndGet();
+      return;
+    }
+    long sent = System.nanoTime();
+    request.get().onComplete(ar -> {
+      w.completed(sent, sent, ar.succeeded() ? ar.result() : -1);
+      lane(w, request);
+    });
+  }
+
+  /** Requests on a fixed schedule of {@code rate} per second; latency counts from the scheduled time. */
+  private Phase openLoop(Vertx vertx, String name, double rate, Supplier<Future<Integer>> request) throws InterruptedException {
+    progress.accept("Running: " + name);
+    Window w = new Window();
+    long start = System.nanoTime();
+    AtomicLong scheduled = new AtomicLong();
+    AtomicInteger inFlight = new AtomicInteger();
+    long timer = vertx.setPeriodic(1, id -> {
+      if (w.stopped.get()) {
+        return;
+      }
+      long due = (long) ((System.nanoTime() - start) / 1e9 * rate);
+      while (scheduled.get() < due && inFlight.get() < 50_000) {
+        long intended = start + (long) (scheduled.getAndIncrement() / rate * 1e9);
+        inFlight.incrementAndGet();
+        request.get().onComplete(ar -> {
+          inFlight.decrementAndGet();
+          w.completed(intended, intended, ar.succeeded() ? ar.result() : -1);
+        });
+      }
+    });
+    Phase phase = w.measure(name);
+    vertx.cancelTimer(timer);
+    return phase;
+  }
+
+  /** The measured window of a phase: what completed inside it counts. */
+  private final class Window {
+    final AtomicBoolean stopped = new AtomicBoolean();
+    final AtomicInteger finished = new AtomicInteger();
+    final Latencies latencies = new Latencies();
+    final AtomicLong events = new AtomicLong();
+    final AtomicLong requests = new AtomicLong();
+    final AtomicLong errors = new AtomicLong();
+    volatile long from = Long.MAX_VALUE;
+    volatile long to = Long.MAX_VALUE;
+
+    void completed(long sentAt, long latencyFrom, int ackedEvents) {
+      long now = System.nanoTime();
+      if (sentAt < from || now > to) {
+        return; // warm-up, or after the window
+      }
+      if (ackedEvents < 0) {
+        errors.incrementAndGet();
+        return;
+      }
+      requests.incrementAndGet();
+      events.addAndGet(ackedEvents);
+      latencies.record(now - latencyFrom);
+    }
+
+    Phase measure(String name) throws InterruptedException {
+      Thread.sleep(settings.warmUp().toMillis()); // the load runs on Vert.x; this thread only keeps time
+      from = System.nanoTime();
+      to = from + settings.phase().toNanos();
+      Thread.sleep(settings.phase().toMillis());
+      stopped.set(true);
+      double seconds = settings.phase().toNanos() / 1e9;
+      Thread.sleep(500); // let the last requests drain before the next phase
+      return report(new Phase(name, events.get() / seconds, requests.get() / seconds,
+          latencies.percentileMillis(0.5), latencies.percentileMillis(0.99), events.get(), errors.get()));
+    }
+  }
+
+  private Phase report(Phase p) {
+    progress.accept(String.format("  %,.0f events/s, %,.0f req/s, p50 %.2f ms, p99 %.2f ms (%d errors)",
+        p.eventsPerSecond(), p.requestsPerSecond(), p.p50Ms(), p.p99Ms(), p.errors()));
+    return p;
+  }
+
+  // --- requests ---
+
+  private static Future<Integer> send(HttpClient http, RequestOptions post, String contentType, Buffer body, int events) {
+    return http.request(new RequestOptions(post).putHeader("Content-Type", contentType))
+        .compose(req -> req.send(body))
+        .compose(resp -> resp.body().map(b -> resp.statusCode() == 202 ? events : -1));
+  }
+
+  private Future<Integer> stream(GrpcClient grpc, SocketAddress address, String key) {
+    return grpc.request(address, STREAM).compose(call -> {
+      call.headers().set("authorization", "Bearer " + key);
+      for (int i = 0; i < settings.streamSize(); i++) {
+        call.write(comparison(nextId()));
+      }
+      call.end();
+      return call.response().compose(r -> r.last()).map(SubmitResponse::getAccepted);
+    });
+  }
+
+  private Buffer batchBody() {
+    ComparisonBatch.Builder b = ComparisonBatch.newBuilder();
+    for (int i = 0; i < settings.batchSize(); i++) {
+      b.addComparisons(comparison(nextId()));
+    }
+    return Buffer.buffer(b.build().toByteArray());
+  }
+
+  private String nextId() {
+    return "bench-" + run + "-" + ids.incrementAndGet();
+  }
+
+  private static Comparison comparison(String id) {
+    return Comparison.newBuilder().setEventId(id).setTenant("default").setProject("bench").setLabelerId("labeler-7")
+        .setPrompt(PROMPT).setChosen(CHOSEN).setRejected(REJECTED).build();
+  }
+
+  private static String json(String id) {
+    return "{\"event_id\":\"" + id + "\",\"tenant\":\"default\",\"project\":\"bench\",\"labeler_id\":\"labeler-7\","
+        + "\"prompt\":\"" + PROMPT + "\",\"chosen\":\"" + CHOSEN + "\",\"rejected\":\"" + REJECTED + "\"}";
+  }
+}
