@@ -17,6 +17,8 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.rlhfstream.proto.v1.Comparison;
 import org.rlhfstream.proto.v1.ComparisonBatch;
@@ -39,8 +41,11 @@ final class ComparisonDecoder {
 
   private ComparisonDecoder() {}
 
-  /** What was decoded: the comparisons, and whether the sender used the batch form. */
-  record Decoded(List<Comparison> comparisons, boolean batch) {}
+  /**
+   * What was decoded: the comparisons, whether the sender used the batch form, and for binary
+   * protobuf each comparison's bytes as received (null for JSON).
+   */
+  record Decoded(List<Comparison> comparisons, boolean batch, List<byte[]> wire) {}
 
   static Decoded fromJson(byte[] body) {
     String text = Utf8Text.isValid(body) ? new String(body, StandardCharsets.UTF_8) : decodeMarkingInvalid(body);
@@ -49,11 +54,11 @@ final class ComparisonDecoder {
       if (batch) {
         ComparisonBatch.Builder b = ComparisonBatch.newBuilder();
         JSON.merge(text, b);
-        return new Decoded(b.getComparisonsList(), true);
+        return new Decoded(b.getComparisonsList(), true, null);
       }
       Comparison.Builder c = Comparison.newBuilder();
       JSON.merge(text, c);
-      return new Decoded(List.of(c.build()), false);
+      return new Decoded(List.of(c.build()), false, null);
     } catch (InvalidProtocolBufferException | RuntimeException e) {
       throw malformed("json", "not valid proto3 JSON for rlhf.v1." + (batch ? "ComparisonBatch" : "Comparison")
           + ": " + cleanMessage(e));
@@ -67,9 +72,9 @@ final class ComparisonDecoder {
   static Decoded fromProtobuf(byte[] body, boolean single) {
     try {
       if (single) {
-        return new Decoded(List.of(Comparison.parseFrom(body)), false);
+        return new Decoded(List.of(Comparison.parseFrom(body)), false, List.of(body));
       }
-      return new Decoded(ComparisonBatch.parseFrom(body).getComparisonsList(), true);
+      return splitBatch(body);
     } catch (InvalidProtocolBufferException e) {
       Descriptor type = single ? Comparison.getDescriptor() : ComparisonBatch.getDescriptor();
       String field = findInvalidUtf8(ByteString.copyFrom(body), type, "");
@@ -79,6 +84,46 @@ final class ComparisonDecoder {
       throw malformed("protobuf", "not a valid rlhf.v1." + type.getName() + ": " + e.getMessage());
     }
   }
+
+  /**
+   * Parses a ComparisonBatch item by item, keeping each item's bytes: they are written to Kafka
+   * as received, without re-encoding. Fields other than {@code comparisons} are skipped, as the
+   * generated parser would keep them as unknown fields of the batch.
+   */
+  private static Decoded splitBatch(byte[] body) throws InvalidProtocolBufferException {
+    CodedInputStream in = CodedInputStream.newInstance(body);
+    List<Comparison> items = new ArrayList<>();
+    List<byte[]> wire = new ArrayList<>();
+    try {
+      while (true) {
+        int tag = in.readTag();
+        if (tag == 0) {
+          break;
+        }
+        if (tag != COMPARISONS_TAG) {
+          in.skipField(tag);
+          continue;
+        }
+        int length = in.readRawVarint32();
+        int start = in.getTotalBytesRead();
+        if (length < 0 || start + length > body.length) {
+          throw new InvalidProtocolBufferException("a comparison runs past the end of the body");
+        }
+        byte[] item = Arrays.copyOfRange(body, start, start + length);
+        items.add(Comparison.parseFrom(item));
+        wire.add(item);
+        in.skipRawBytes(length);
+      }
+    } catch (InvalidProtocolBufferException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new InvalidProtocolBufferException(e);
+    }
+    return new Decoded(items, true, wire);
+  }
+
+  /** Field 1 of ComparisonBatch, length-delimited. */
+  private static final int COMPARISONS_TAG = (ComparisonBatch.COMPARISONS_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
 
   /** One streamed gRPC message: a {@code Comparison}; {@code path} names it in errors. */
   static Comparison streamedComparison(byte[] message, String path) {

@@ -74,18 +74,18 @@ final class FeedbackWriter {
   }
 
   /**
-   * Writes {@code events} (already validated) and reports how many were accepted and how many of
+   * Writes a validated submission and reports how many were accepted and how many of
    * those were duplicates. Call it on a Vert.x context: the future completes on that context.
    */
-  Future<SubmitResponse> write(List<Comparison> events) {
+  Future<SubmitResponse> write(Submission submission) {
     if (closing) {
       return Future.failedFuture(new IngestException(Rejection.SHUTTING_DOWN, "ingest is shutting down; retry later"));
     }
-    byte[][] values = new byte[events.size()][];
+    List<Comparison> events = submission.items();
+    byte[][] values = submission.encode();
     long bytes = 0;
-    for (int i = 0; i < values.length; i++) {
-      values[i] = events.get(i).toByteArray();
-      bytes += values[i].length;
+    for (byte[] v : values) {
+      bytes += v.length;
     }
     if (!acquire(values.length, bytes)) {
       return Future.failedFuture(new IngestException(Rejection.OVERLOADED,

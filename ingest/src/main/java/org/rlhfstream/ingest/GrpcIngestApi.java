@@ -69,7 +69,7 @@ final class GrpcIngestApi {
             throw IngestException.of(Rejection.MALFORMED, new Violation("body", "protobuf", "no ComparisonBatch was sent"));
           }
           ComparisonDecoder.Decoded decoded = ComparisonDecoder.fromProtobuf(message.getBytes(), false);
-          return validator.prepare(p, decoded.comparisons(), true, limits.maxBatchItems());
+          return validator.prepare(p, decoded, limits.maxBatchItems());
         }))
         .compose(writer::write);
     result.onComplete(reply::send);
@@ -90,6 +90,7 @@ final class GrpcIngestApi {
       return;
     }
     List<Comparison> items = new ArrayList<>();
+    List<byte[]> wire = new ArrayList<>();
     List<Violation> violations = new ArrayList<>();
     call.invalidMessageHandler(invalid -> reply.send(Future.failedFuture(invalidMessage(invalid))));
     call.handler(message -> {
@@ -102,12 +103,15 @@ final class GrpcIngestApi {
           throw IngestException.of(Rejection.INVALID, new Violation("comparisons", "max_items",
               "a stream may hold at most " + limits.maxStreamItems() + " comparisons; end it and start another"));
         }
-        Comparison c = ComparisonDecoder.streamedComparison(message.getBytes(), path);
+        byte[] bytes = message.getBytes();
+        Comparison c = ComparisonDecoder.streamedComparison(bytes, path);
         validator.check(c, path + ".", violations);
         ComparisonValidator.throwIfAny(violations);
         items.add(c);
+        wire.add(bytes);
       } catch (IngestException e) {
         items.clear();
+        wire.clear();
         reply.send(Future.failedFuture(e));
       }
     });
@@ -116,7 +120,7 @@ final class GrpcIngestApi {
         return;
       }
       principal
-          .map(p -> validator.authorize(p, items, true))
+          .map(p -> validator.authorize(p, items, wire, true))
           .compose(writer::write)
           .onComplete(reply::send);
     });

@@ -72,7 +72,7 @@ final class HttpIngestApi {
               .map(body -> type.json()
                   ? ComparisonDecoder.fromJson(body.getBytes())
                   : ComparisonDecoder.fromProtobuf(body.getBytes(), type.singleProtobuf()))
-              .map(decoded -> validator.prepare(principal, decoded.comparisons(), decoded.batch(), limits.maxBatchItems()));
+              .map(decoded -> validator.prepare(principal, decoded, limits.maxBatchItems()));
         })
         .compose(writer::write)
         .onComplete(result -> {
