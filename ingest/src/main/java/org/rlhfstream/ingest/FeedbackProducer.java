@@ -37,8 +37,10 @@ final class FeedbackProducer {
     props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(p.deliveryTimeout().toMillis()));
     // How long one produce request may wait for the broker before it is retried.
     props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(p.requestTimeout().toMillis()));
-    // send() waits this long at most for topic metadata (on the sender thread, never the event loop).
-    props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, String.valueOf(p.maxBlock().toMillis()));
+    // send() runs on the event loop, so it must never wait: without topic metadata or buffer
+    // space it fails at once (the request gets 503) instead of blocking. The in-flight limit keeps
+    // the buffer from filling; metadata is fetched at start and kept while the topic is in use.
+    props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "0");
     // A few milliseconds of batching turn thousands of tiny requests into a few produce requests.
     props.put(ProducerConfig.LINGER_MS_CONFIG, String.valueOf(p.linger().toMillis()));
     props.put(ProducerConfig.BATCH_SIZE_CONFIG, String.valueOf(p.batchBytes()));

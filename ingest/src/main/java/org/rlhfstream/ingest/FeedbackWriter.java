@@ -8,10 +8,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.producer.Callback;
@@ -28,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * request's future only once Kafka acknowledged every one of its events (the producer runs with
  * {@code acks=all} and idempotence, see {@link FeedbackProducer}).
  *
- * <p>Three bounds keep a slow or absent Kafka from piling work up:
+ * <p>Two bounds keep a slow or absent Kafka from piling work up:
  *
  * <ul>
  *   <li>in-flight events and bytes are counted; a request that would exceed either is refused at
@@ -36,11 +32,13 @@ import org.slf4j.LoggerFactory;
  *   <li>the producer's delivery timeout fails events that Kafka does not acknowledge in time, so
  *       every request is answered (503 {@link Rejection#KAFKA_UNAVAILABLE}) within about that
  *       long; such events may still have been written, which is safe because the client resends
- *       with the same event ids;
- *   <li>{@code send} runs on one dedicated thread, never on the event loop: it may block for
- *       topic metadata (bounded by {@code max.block.ms}); a request whose turn comes after its
- *       deadline is failed without being sent.
+ *       with the same event ids.
  * </ul>
+ *
+ * <p>{@code send} is called on the event loop: the producer runs with {@code max.block.ms=0}, so
+ * it never waits for metadata or buffer space (it fails instead, and the request gets 503); the
+ * in-flight bound keeps the buffer from filling. Acknowledgements arrive on the producer's I/O
+ * thread and are handed back to the request's context.
  */
 final class FeedbackWriter {
 
@@ -50,27 +48,19 @@ final class FeedbackWriter {
   private final Producer<String, byte[]> producer;
   private final String topic;
   private final IngestConfig.Limits limits;
-  private final long deadlineNanos;
   private final DedupWindow dedup;
-  private final ExecutorService sender;
   private final AtomicInteger inFlightEvents = new AtomicInteger();
   private final AtomicInteger inFlightRequests = new AtomicInteger();
   private final java.util.concurrent.atomic.AtomicLong inFlightBytes = new java.util.concurrent.atomic.AtomicLong();
   private volatile boolean closing;
 
   FeedbackWriter(Vertx vertx, Producer<String, byte[]> producer, String topic, IngestConfig.Limits limits,
-      Duration deliveryTimeout, DedupWindow dedup) {
+      DedupWindow dedup) {
     this.vertx = vertx;
     this.producer = producer;
     this.topic = topic;
     this.limits = limits;
-    this.deadlineNanos = deliveryTimeout.toNanos();
     this.dedup = dedup;
-    this.sender = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "rlhf-ingest-kafka-sender");
-      t.setDaemon(true);
-      return t;
-    });
   }
 
   /**
@@ -124,29 +114,15 @@ final class FeedbackWriter {
     for (CompletableFuture<Void> wait : waits) {
       wait.whenComplete((ok, err) -> state.done(err));
     }
-    if (!toSend.isEmpty()) {
-      long deadline = System.nanoTime() + deadlineNanos;
-      try {
-        sender.execute(() -> send(toSend, state, deadline));
-      } catch (RejectedExecutionException e) {
-        IngestException stopped = new IngestException(Rejection.SHUTTING_DOWN, "ingest is shutting down; retry later");
-        toSend.forEach(o -> complete(o, state, stopped));
-      }
-    }
+    send(toSend, state);
     return promise.future();
   }
 
-  /** Runs on the sender thread. */
-  private void send(List<Outgoing> batch, RequestState state, long deadline) {
+  private void send(List<Outgoing> batch, RequestState state) {
     for (Outgoing o : batch) {
       Throwable earlier = state.failure.get();
       if (earlier != null) {
         complete(o, state, earlier); // the request fails anyway: do not write the rest
-        continue;
-      }
-      if (System.nanoTime() > deadline) {
-        complete(o, state, new IngestException(Rejection.KAFKA_UNAVAILABLE,
-            "Kafka did not accept the events in time; resend them (same event ids are safe)"));
         continue;
       }
       try {
@@ -213,7 +189,7 @@ final class FeedbackWriter {
 
   /**
    * Waits (blocking: call from a worker thread) until every accepted request was answered or
-   * {@code timeout} passed, then stops the sender thread.
+   * {@code timeout} passed.
    */
   void drainBlocking(Duration timeout) throws InterruptedException {
     closing = true;
@@ -223,10 +199,6 @@ final class FeedbackWriter {
     }
     if (inFlightRequests.get() > 0) {
       log.warn("{} requests were still waiting for Kafka after {}", inFlightRequests.get(), timeout);
-    }
-    sender.shutdown();
-    if (!sender.awaitTermination(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-      sender.shutdownNow();
     }
   }
 

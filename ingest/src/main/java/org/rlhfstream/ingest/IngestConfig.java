@@ -187,11 +187,10 @@ public record IngestConfig(Grpc grpc, Limits limits, Dedup dedup, Producer produ
    * @param requestTimeout how long one produce request may wait for the broker
    * @param deliveryTimeout how long an event may wait for its acknowledgement, retries
    *     included; a request waits at most about this long before 503
-   * @param maxBlock how long the sending thread may wait for topic metadata
    * @param properties extra producer properties (override the above and {@code kafka.client})
    */
   public record Producer(Duration linger, int batchBytes, String compression, Duration requestTimeout,
-      Duration deliveryTimeout, Duration maxBlock, Map<String, String> properties) {
+      Duration deliveryTimeout, Map<String, String> properties) {
 
     public static final Set<String> COMPRESSIONS = Set.of("none", "gzip", "snappy", "lz4", "zstd");
 
@@ -201,7 +200,6 @@ public record IngestConfig(Grpc grpc, Limits limits, Dedup dedup, Producer produ
       require(compression != null && COMPRESSIONS.contains(compression),
           "ingest.producer.compression must be one of " + COMPRESSIONS);
       require(requestTimeout != null && requestTimeout.toMillis() >= 1, "ingest.producer.request-timeout must be positive");
-      require(maxBlock != null && !maxBlock.isNegative(), "ingest.producer.max-block must not be negative");
       require(deliveryTimeout != null
               && deliveryTimeout.toMillis() >= linger.toMillis() + requestTimeout.toMillis(),
           "ingest.producer.delivery-timeout must be ≥ linger + request-timeout (a Kafka rule)");
@@ -210,7 +208,7 @@ public record IngestConfig(Grpc grpc, Limits limits, Dedup dedup, Producer produ
 
     public static Producer defaults() {
       return new Producer(Duration.ofMillis(5), 256 * 1024, "none", Duration.ofSeconds(5),
-          Duration.ofSeconds(15), Duration.ofSeconds(2), Map.of());
+          Duration.ofSeconds(15), Map.of());
     }
 
     static Producer from(ConfigNode n) {
@@ -233,7 +231,6 @@ public record IngestConfig(Grpc grpc, Limits limits, Dedup dedup, Producer produ
           n.choice("compression", d.compression(), "none", "gzip", "snappy", "lz4", "zstd"),
           request,
           delivery,
-          n.duration("max-block", d.maxBlock()),
           n.stringMap("properties"));
     }
   }

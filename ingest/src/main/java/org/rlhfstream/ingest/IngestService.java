@@ -51,6 +51,8 @@ public final class IngestService implements HttpContribution {
 
   private static final Logger log = LoggerFactory.getLogger(IngestService.class);
   private static final Duration READINESS_TIMEOUT = Duration.ofSeconds(2);
+  /** How long start waits for the topic's metadata before serving anyway. */
+  private static final Duration METADATA_WAIT = Duration.ofSeconds(10);
 
   private final IngestConfig config;
   private final KafkaSettings kafka;
@@ -113,10 +115,12 @@ public final class IngestService implements HttpContribution {
         })
         .compose(openapi -> {
           dedup = new DedupWindow(config.dedup().window(), config.dedup().capacity());
-          writer = new FeedbackWriter(vertx, producer, topic, config.limits(), config.producer().deliveryTimeout(), dedup);
+          writer = new FeedbackWriter(vertx, producer, topic, config.limits(), dedup);
           IngestMetrics.gauges(registry, writer::inFlightEvents, writer::inFlightBytes, writer::inFlightRequests, dedup::size);
           httpApi = new HttpIngestApi(authenticator, validator, writer, metrics, config.limits(), openapi);
-          warmUpMetadata();
+          return warmUpMetadata();
+        })
+        .compose(v -> {
           if (!config.grpc().enabled()) {
             return Future.succeededFuture();
           }
@@ -147,7 +151,9 @@ public final class IngestService implements HttpContribution {
       admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) READINESS_TIMEOUT.toMillis()))
           .nodes()
           .whenComplete((nodes, err) -> context.runOnContext(v -> {
-            if (err == null && !nodes.isEmpty()) {
+            if (err == null && !nodes.isEmpty() && !topicMetadataKnown()) {
+              promise.complete(Status.KO(new JsonObject().put("error", "no metadata for topic " + topic + " yet")));
+            } else if (err == null && !nodes.isEmpty()) {
               promise.complete(Status.OK(new JsonObject().put("brokers", nodes.size())));
             } else {
               promise.complete(Status.KO(new JsonObject().put("error",
@@ -200,11 +206,41 @@ public final class IngestService implements HttpContribution {
     log.info("Ingest stopped: producer flushed and closed");
   }
 
-  /** Fetches the topic's metadata once in the background, so that the first request does not wait for it. */
-  private void warmUpMetadata() {
-    KafkaProducer<String, byte[]> p = producer;
-    vertx.executeBlocking(() -> p.partitionsFor(topic), false)
-        .onFailure(err -> log.warn("Kafka metadata for {} is not available yet: {}", topic, err.getMessage()));
+  /**
+   * Asks for the topic's metadata until the producer has it, so that the first requests do not
+   * fail for want of it. Non-blocking: with {@code max.block.ms=0} each attempt returns at once
+   * and the producer fetches in the background.
+   */
+  private Future<Void> warmUpMetadata() {
+    long started = System.nanoTime();
+    io.vertx.core.Promise<Void> known = io.vertx.core.Promise.promise();
+    vertx.setPeriodic(0, 50, timer -> {
+      if (topicMetadataKnown() || producer == null) {
+        vertx.cancelTimer(timer);
+        known.tryComplete();
+      } else if (System.nanoTime() - started > METADATA_WAIT.toNanos()) {
+        // Kafka may be down at start: serve anyway (503 until it is back; readiness says so).
+        log.warn("No Kafka metadata for topic {} after {}; requests get 503 until it arrives", topic, METADATA_WAIT);
+        known.tryComplete();
+        vertx.setPeriodic(1000, retry -> {
+          if (topicMetadataKnown() || producer == null) {
+            vertx.cancelTimer(retry);
+          }
+        });
+        vertx.cancelTimer(timer);
+      }
+    });
+    return known.future();
+  }
+
+  /** Whether the producer knows the topic's partitions (answers at once; it never blocks). */
+  private boolean topicMetadataKnown() {
+    try {
+      KafkaProducer<String, byte[]> p = producer;
+      return p != null && !p.partitionsFor(topic).isEmpty();
+    } catch (RuntimeException notYet) {
+      return false;
+    }
   }
 
   private Properties adminProperties() {

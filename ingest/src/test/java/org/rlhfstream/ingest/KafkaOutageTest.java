@@ -50,7 +50,7 @@ class KafkaOutageTest {
   void noAcknowledgementWithoutKafkaAnd503WhileItIsDown(Vertx vertx) throws Exception {
     TestIngest ingest = TestIngest.start(vertx, kafka.bootstrapServers(), c -> c
         .withProducer(new IngestConfig.Producer(Duration.ofMillis(2), 256 * 1024, "none", Duration.ofSeconds(1),
-            Duration.ofSeconds(3), Duration.ofSeconds(1), Map.of()))
+            Duration.ofSeconds(3), Map.of()))
         .withLimits(new IngestConfig.Limits(1000, 1000, 64 * 1024, 128, 8, 1 << 20, 200, 8 << 20, Duration.ofSeconds(1))));
     try {
       for (int i = 0; i < SENDERS; i++) {

@@ -66,7 +66,7 @@ final class TestIngest implements AutoCloseable {
     return d
         .withGrpc(new IngestConfig.Grpc(true, "127.0.0.1", 0))
         .withProducer(new IngestConfig.Producer(Duration.ofMillis(2), 256 * 1024, "none", Duration.ofSeconds(2),
-            Duration.ofSeconds(4), Duration.ofSeconds(2), Map.of()))
+            Duration.ofSeconds(4), Map.of()))
         .withAuth(d.auth().withApiKeys(List.of(
             new IngestConfig.ApiKey("app-a", ApiKeyBootstrap.sha256Hex(KEY_A), Set.of("acme", "default")),
             new IngestConfig.ApiKey("app-b", ApiKeyBootstrap.sha256Hex(KEY_B), Set.of("other")))));
