@@ -7,6 +7,8 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.SocketAddress;
@@ -53,7 +55,8 @@ import org.rlhfstream.proto.v1.SubmitResponse;
  * Everything runs in this process (broker, ingest, clients), so the clients' CPU counts against
  * the figures, as it would on a one-machine deployment.
  *
- * <p>Phases, each after its own warm-up: the raw producer; single-event HTTP requests (proto3
+ * <p>Phases, each after its own warm-up: the raw producer; a calibration (the same HTTP client
+ * against a server that answers 202 and does nothing: what HTTP alone costs here); single-event HTTP requests (proto3
  * JSON) with a fixed number of connections each sending back to back (peak); the same at half
  * that peak rate, sent on a fixed schedule (latency measured from the scheduled time, so a stall
  * counts against it); batches of {@code batchSize} over HTTP (binary protobuf); gRPC client
@@ -73,17 +76,34 @@ public final class IngestBenchmark {
    * @param grpcStreams concurrent gRPC streams
    * @param workDir where the embedded broker keeps its data
    * @param bootstrapServers an existing broker to use instead of the embedded one (null: embedded)
+   * @param ingest the ingest configuration to measure (its gRPC port and API keys are replaced)
    */
   public record Settings(Duration warmUp, Duration phase, int httpConnections, int batchSize, int batchConnections,
-      int streamSize, int grpcStreams, Path workDir, String bootstrapServers) {
+      int streamSize, int grpcStreams, Path workDir, String bootstrapServers, IngestConfig ingest) {
 
     public static Settings defaults(Path workDir) {
-      return new Settings(Duration.ofSeconds(4), Duration.ofSeconds(10), 128, 100, 8, 100, 8, workDir, null);
+      return new Settings(Duration.ofSeconds(6), Duration.ofSeconds(10), 128, 100, 8, 100, 8, workDir, null,
+          IngestConfig.defaults());
     }
 
     public Settings withDurations(Duration newWarmUp, Duration newPhase) {
       return new Settings(newWarmUp, newPhase, httpConnections, batchSize, batchConnections, streamSize, grpcStreams,
-          workDir, bootstrapServers);
+          workDir, bootstrapServers, ingest);
+    }
+
+    public Settings withHttpConnections(int connections) {
+      return new Settings(warmUp, phase, connections, batchSize, batchConnections, streamSize, grpcStreams,
+          workDir, bootstrapServers, ingest);
+    }
+
+    public Settings withBootstrapServers(String servers) {
+      return new Settings(warmUp, phase, httpConnections, batchSize, batchConnections, streamSize, grpcStreams,
+          workDir, servers, ingest);
+    }
+
+    public Settings withIngest(IngestConfig config) {
+      return new Settings(warmUp, phase, httpConnections, batchSize, batchConnections, streamSize, grpcStreams,
+          workDir, bootstrapServers, config);
     }
   }
 
@@ -96,15 +116,26 @@ public final class IngestBenchmark {
    * @param p99Ms 99th percentile latency of a request
    * @param events acknowledged events in the measured window
    * @param errors requests that did not get an acknowledgement
+   * @param cpuMicrosPerEvent CPU time of the whole process (clients, ingest, broker) per
+   *     acknowledged event: what the throughput would cost on an otherwise idle machine
    */
   public record Phase(String name, double eventsPerSecond, double requestsPerSecond, double p50Ms, double p99Ms,
-      long events, long errors) {}
+      long events, long errors, double cpuMicrosPerEvent) {}
 
-  /** Every phase's figures. */
-  public record Figures(Phase rawProducer, Phase httpSingle, Phase httpSingleHalfRate, Phase httpBatch, Phase grpcStream) {
+  /**
+   * Every phase's figures. {@code httpNoop} is a calibration: the same client against a Vert.x
+   * server that answers 202 without doing anything, i.e. what HTTP alone costs on this machine.
+   */
+  public record Figures(Phase rawProducer, Phase httpNoop, Phase httpSingle, Phase httpSingleHalfRate, Phase httpBatch,
+      Phase grpcStream) {
 
     public List<Phase> phases() {
-      return List.of(rawProducer, httpSingle, httpSingleHalfRate, httpBatch, grpcStream);
+      return List.of(rawProducer, httpNoop, httpSingle, httpSingleHalfRate, httpBatch, grpcStream);
+    }
+
+    /** Single-event HTTP throughput as a share of the no-op server's: ingest's own cost per request. */
+    public double singleShareOfNoop() {
+      return httpSingle.requestsPerSecond() / httpNoop.requestsPerSecond();
     }
 
     /** Batch HTTP throughput as a share of the raw producer's. */
@@ -131,6 +162,13 @@ public final class IngestBenchmark {
       m.put("raw_producer_p50_ms", round(rawProducer.p50Ms()));
       m.put("raw_producer_p99_ms", round(rawProducer.p99Ms()));
       m.put("http_batch_vs_raw", Math.round(batchShareOfRaw() * 1000) / 1000.0);
+      m.put("http_noop_rps", round(httpNoop.requestsPerSecond()));
+      m.put("http_single_vs_noop", Math.round(singleShareOfNoop() * 1000) / 1000.0);
+      m.put("raw_producer_cpu_us_per_event", round(rawProducer.cpuMicrosPerEvent()));
+      m.put("http_noop_cpu_us_per_request", round(httpNoop.cpuMicrosPerEvent()));
+      m.put("http_single_cpu_us_per_event", round(httpSingle.cpuMicrosPerEvent()));
+      m.put("http_batch_cpu_us_per_event", round(httpBatch.cpuMicrosPerEvent()));
+      m.put("grpc_stream_cpu_us_per_event", round(grpcStream.cpuMicrosPerEvent()));
       m.put("errors", phases().stream().mapToLong(Phase::errors).sum());
       return m;
     }
@@ -179,9 +217,9 @@ public final class IngestBenchmark {
       TopicSetup.ensureTopics(admin, topics.all(), Duration.ofSeconds(30));
     }
     String key = ApiKeyBootstrap.newKey();
-    IngestConfig config = IngestConfig.defaults()
+    IngestConfig config = settings.ingest()
         .withGrpc(new IngestConfig.Grpc(true, "127.0.0.1", 0))
-        .withAuth(IngestConfig.Auth.defaults().withApiKeys(List.of(
+        .withAuth(settings.ingest().auth().withApiKeys(List.of(
             new IngestConfig.ApiKey("bench", ApiKeyBootstrap.sha256Hex(key), Set.of("default")))));
     KafkaSettings kafka = new KafkaSettings(bootstrap, "127.0.0.1", 0, 0, Map.of());
     Vertx vertx = Vertx.vertx();
@@ -204,6 +242,15 @@ public final class IngestBenchmark {
         SocketAddress grpcAddress = SocketAddress.inetSocketAddress(ingest.grpcPort(), "127.0.0.1");
         Supplier<Future<Integer>> stream = () -> stream(grpc, grpcAddress, key);
 
+        HttpServer noop = vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true))
+            .requestHandler(req -> req.body().onSuccess(b -> req.response().setStatusCode(202)
+                .putHeader("Content-Type", "application/json").end("{\"accepted\":1,\"duplicates\":0}")))
+            .listen(0, "127.0.0.1").await(30, TimeUnit.SECONDS);
+        RequestOptions noopPost = new RequestOptions(post).setPort(noop.actualPort());
+        Phase httpNoop = closedLoop(vertx, "calibration: no-op Vert.x server, same client, " + settings.httpConnections()
+            + " connections", settings.httpConnections(),
+            () -> send(http, noopPost, "application/json", Buffer.buffer(json(nextId())), 1));
+        noop.close().await(30, TimeUnit.SECONDS);
         Phase httpSingle = closedLoop(vertx, "HTTP single event (JSON), " + settings.httpConnections() + " connections",
             settings.httpConnections(), single);
         double halfRate = Math.max(1, httpSingle.requestsPerSecond() / 2);
@@ -215,7 +262,7 @@ public final class IngestBenchmark {
             + settings.grpcStreams() + " concurrent", settings.grpcStreams(), stream);
         http.close();
         grpc.close();
-        return new Figures(raw, httpSingle, halfRatePhase, httpBatch, grpcStream);
+        return new Figures(raw, httpNoop, httpSingle, halfRatePhase, httpBatch, grpcStream);
       } finally {
         vertx.undeploy(deployment).await(60, TimeUnit.SECONDS);
       }
@@ -244,6 +291,7 @@ public final class IngestBenchmark {
       long measureFrom = start + settings.warmUp().toNanos();
       long end = measureFrom + settings.phase().toNanos();
       long measuredStart = 0;
+      long cpuStart = 0;
       while (true) {
         long now = System.nanoTime();
         if (now >= end) {
@@ -252,6 +300,7 @@ public final class IngestBenchmark {
         if (!measuring.get() && now >= measureFrom) {
           measuring.set(true);
           measuredStart = now;
+          cpuStart = processCpuNanos();
         }
         outstanding.acquire();
         Comparison c = comparison(nextId());
@@ -271,9 +320,11 @@ public final class IngestBenchmark {
       }
       measuring.set(false);
       double seconds = (System.nanoTime() - measuredStart) / 1e9;
+      long cpu = processCpuNanos() - cpuStart;
       producer.flush();
       return report(new Phase(name, acked.get() / seconds, acked.get() / seconds,
-          latencies.percentileMillis(0.5), latencies.percentileMillis(0.99), acked.get(), errors.get()));
+          latencies.percentileMillis(0.5), latencies.percentileMillis(0.99), acked.get(), errors.get(),
+          cpu / 1e3 / Math.max(1, acked.get())));
     }
   }
 
@@ -352,21 +403,82 @@ public final class IngestBenchmark {
 
     Phase measure(String name) throws InterruptedException {
       Thread.sleep(settings.warmUp().toMillis()); // the load runs on Vert.x; this thread only keeps time
+      long cpuStart = processCpuNanos();
+      Map<String, Long> threadsBefore = threadCpuByGroup();
       from = System.nanoTime();
       to = from + settings.phase().toNanos();
       Thread.sleep(settings.phase().toMillis());
+      long cpu = processCpuNanos() - cpuStart;
+      Map<String, Long> threadsAfter = threadCpuByGroup();
       stopped.set(true);
+      progress.accept("  CPU by thread group: " + cpuShares(threadsBefore, threadsAfter, cpu));
       double seconds = settings.phase().toNanos() / 1e9;
       Thread.sleep(500); // let the last requests drain before the next phase
       return report(new Phase(name, events.get() / seconds, requests.get() / seconds,
-          latencies.percentileMillis(0.5), latencies.percentileMillis(0.99), events.get(), errors.get()));
+          latencies.percentileMillis(0.5), latencies.percentileMillis(0.99), events.get(), errors.get(),
+          cpu / 1e3 / Math.max(1, events.get())));
     }
   }
 
   private Phase report(Phase p) {
-    progress.accept(String.format("  %,.0f events/s, %,.0f req/s, p50 %.2f ms, p99 %.2f ms (%d errors)",
-        p.eventsPerSecond(), p.requestsPerSecond(), p.p50Ms(), p.p99Ms(), p.errors()));
+    progress.accept(String.format("  %,.0f events/s, %,.0f req/s, p50 %.2f ms, p99 %.2f ms, %.1f µs CPU/event (%d errors)",
+        p.eventsPerSecond(), p.requestsPerSecond(), p.p50Ms(), p.p99Ms(), p.cpuMicrosPerEvent(), p.errors()));
     return p;
+  }
+
+  /** CPU time per group of threads (names with digits folded: vert.x-eventloop-thread-N, …). */
+  private static Map<String, Long> threadCpuByGroup() {
+    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    Map<String, Long> out = new java.util.HashMap<>();
+    for (java.lang.management.ThreadInfo info : mx.getThreadInfo(mx.getAllThreadIds())) {
+      if (info == null) {
+        continue;
+      }
+      long t = mx.getThreadCpuTime(info.getThreadId());
+      if (t > 0) {
+        out.merge(group(info.getThreadName()), t, Long::sum);
+      }
+    }
+    return out;
+  }
+
+  private static String group(String thread) {
+    if (thread.startsWith("vert.x-eventloop")) {
+      return "vert.x event loops";
+    }
+    if (thread.startsWith("kafka-producer-network-thread")) {
+      return "producer I/O";
+    }
+    if (thread.startsWith("data-plane-kafka") || thread.startsWith("kafka-") || thread.contains("Kafka")
+        || thread.startsWith("broker-") || thread.startsWith("controller-") || thread.startsWith("quorum")) {
+      return "broker";
+    }
+    if (thread.startsWith("C1 ") || thread.startsWith("C2 ")) {
+      return "JIT";
+    }
+    if (thread.startsWith("GC ") || thread.contains("GC")) {
+      return "GC";
+    }
+    return "other";
+  }
+
+  private static String cpuShares(Map<String, Long> before, Map<String, Long> after, long total) {
+    StringBuilder sb = new StringBuilder();
+    after.entrySet().stream()
+        .map(e -> Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0L)))
+        .filter(e -> e.getValue() > 0)
+        .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+        .forEach(e -> sb.append(String.format("%s %.0f%%, ", e.getKey(), 100.0 * e.getValue() / Math.max(1, total))));
+    return sb.length() == 0 ? "n/a" : sb.substring(0, sb.length() - 2);
+  }
+
+  /** CPU time used by this whole process so far (every thread: clients, ingest, broker). */
+  private static long processCpuNanos() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        instanceof com.sun.management.OperatingSystemMXBean os) {
+      return os.getProcessCpuTime();
+    }
+    return 0;
   }
 
   // --- requests ---
