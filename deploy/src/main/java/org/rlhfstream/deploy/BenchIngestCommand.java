@@ -25,7 +25,7 @@ public final class BenchIngestCommand implements Callable<Integer> {
       description = "Measured seconds per phase (default: ${DEFAULT-VALUE}).")
   int durationSeconds;
 
-  @Option(names = "--warm-up", paramLabel = "SECONDS", defaultValue = "6",
+  @Option(names = "--warm-up", paramLabel = "SECONDS", defaultValue = "10",
       description = "Unmeasured seconds before each phase (default: ${DEFAULT-VALUE}).")
   int warmUpSeconds;
 

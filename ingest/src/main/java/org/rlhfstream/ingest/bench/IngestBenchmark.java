@@ -55,9 +55,10 @@ import org.rlhfstream.proto.v1.SubmitResponse;
  * Everything runs in this process (broker, ingest, clients), so the clients' CPU counts against
  * the figures, as it would on a one-machine deployment.
  *
- * <p>Phases, each after its own warm-up: the raw producer; a calibration (the same HTTP client
- * against a server that answers 202 and does nothing: what HTTP alone costs here); single-event HTTP requests (proto3
- * JSON) with a fixed number of connections each sending back to back (peak); the same at half
+ * <p>Phases, each after its own warm-up: the raw producer; single-event HTTP requests (proto3
+ * JSON) with a fixed number of connections each sending back to back (peak); a calibration (the
+ * same HTTP client against a server that answers 202 and does nothing: what HTTP alone costs on
+ * this machine); single events at half
  * that peak rate, sent on a fixed schedule (latency measured from the scheduled time, so a stall
  * counts against it); batches of {@code batchSize} over HTTP (binary protobuf); gRPC client
  * streams of {@code streamSize} comparisons. Latency is per request (per call for gRPC).
@@ -82,7 +83,7 @@ public final class IngestBenchmark {
       int streamSize, int grpcStreams, Path workDir, String bootstrapServers, IngestConfig ingest) {
 
     public static Settings defaults(Path workDir) {
-      return new Settings(Duration.ofSeconds(6), Duration.ofSeconds(10), 128, 100, 8, 100, 8, workDir, null,
+      return new Settings(Duration.ofSeconds(10), Duration.ofSeconds(10), 128, 100, 32, 100, 16, workDir, null,
           IngestConfig.defaults());
     }
 
@@ -242,6 +243,8 @@ public final class IngestBenchmark {
         SocketAddress grpcAddress = SocketAddress.inetSocketAddress(ingest.grpcPort(), "127.0.0.1");
         Supplier<Future<Integer>> stream = () -> stream(grpc, grpcAddress, key);
 
+        Phase httpSingle = closedLoop(vertx, "HTTP single event (JSON), " + settings.httpConnections() + " connections",
+            settings.httpConnections(), single);
         HttpServer noop = vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true))
             .requestHandler(req -> req.body().onSuccess(b -> req.response().setStatusCode(202)
                 .putHeader("Content-Type", "application/json").end("{\"accepted\":1,\"duplicates\":0}")))
@@ -251,8 +254,6 @@ public final class IngestBenchmark {
             + " connections", settings.httpConnections(),
             () -> send(http, noopPost, "application/json", Buffer.buffer(json(nextId())), 1));
         noop.close().await(30, TimeUnit.SECONDS);
-        Phase httpSingle = closedLoop(vertx, "HTTP single event (JSON), " + settings.httpConnections() + " connections",
-            settings.httpConnections(), single);
         double halfRate = Math.max(1, httpSingle.requestsPerSecond() / 2);
         Phase halfRatePhase = openLoop(vertx, String.format("HTTP single event at half of peak (%.0f req/s)", halfRate),
             halfRate, single);
