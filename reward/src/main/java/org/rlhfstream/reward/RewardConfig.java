@@ -16,6 +16,7 @@ import org.rlhfstream.platform.config.ConfigNode;
  * @param release when a new version is published
  * @param consumerGroup Kafka consumer group of the trainer (default {@code rlhf-reward.<name>})
  * @param logEvery interval of the progress log line
+ * @param ledger keep an audit file of the event ids each checkpoint trained on
  */
 public record RewardConfig(
     boolean enabled,
@@ -26,7 +27,8 @@ public record RewardConfig(
     Checkpoint checkpoint,
     Release release,
     String consumerGroup,
-    Duration logEvery) {
+    Duration logEvery,
+    boolean ledger) {
 
   /**
    * @param base an HF folder (a {@code *ForSequenceClassification} checkpoint, or a causal LM that
@@ -161,26 +163,12 @@ public record RewardConfig(
             r.choice("when", "improved", "improved", "every"),
             r.integer("every-steps", 200, 1, Integer.MAX_VALUE)),
         node.string("consumer-group", "rlhf-reward." + name),
-        node.duration("log-every", Duration.ofSeconds(10)));
+        node.duration("log-every", Duration.ofSeconds(10)),
+        node.bool("ledger", true));
   }
 
-  /** The prompt and response as the one text the model reads. */
-  public String format(String prompt, String response) {
-    // One pass over the template, so braces inside the prompt are never expanded.
-    String t = model.template();
-    StringBuilder out = new StringBuilder(t.length() + prompt.length() + response.length());
-    int i = 0;
-    while (i < t.length()) {
-      if (t.startsWith("{prompt}", i)) {
-        out.append(prompt);
-        i += "{prompt}".length();
-      } else if (t.startsWith("{response}", i)) {
-        out.append(response);
-        i += "{response}".length();
-      } else {
-        out.append(t.charAt(i++));
-      }
-    }
-    return out.toString();
+  /** How prompt and response become the model's input. */
+  RewardText text() {
+    return new RewardText(model.template(), model.maxTokens());
   }
 }
