@@ -3,6 +3,10 @@ package org.rlhfstream.reward;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.rlhfstream.proto.v1.Comparison;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.rlhfstream.proto.v1.HeldOutMetrics;
@@ -21,6 +25,7 @@ final class RewardMetrics {
   private final AtomicReference<Double> heldOutLoss = new AtomicReference<>(Double.NaN);
   private final AtomicLong lag = new AtomicLong();
   private final AtomicLong failures = new AtomicLong();
+  private final Timer endToEnd;
 
   RewardMetrics(MeterRegistry registry, String name) {
     this.registry = registry;
@@ -38,15 +43,32 @@ final class RewardMetrics {
     Gauge.builder("rlhf_reward_lag_records", lag, AtomicLong::get).tag("model", name)
         .description("Records between the trained position and the end of the feedback topic").register(registry);
     Gauge.builder("rlhf_reward_trainer_failures", failures, AtomicLong::get).tag("model", name).register(registry);
+    endToEnd = Timer.builder("rlhf_reward_end_to_end_lag")
+        .tag("model", name)
+        .description("From a comparison's created_at to the end of the step that first trained on it")
+        .publishPercentiles(0.5, 0.9, 0.99)
+        .register(registry);
+  }
+
+  Timer endToEndLag() {
+    return endToEnd;
   }
 
   void bind(RewardTrainer trainer) {
-    Gauge.builder("rlhf_reward_waiting_comparisons", trainer, RewardTrainer::waiting).register(registry);
+    Gauge.builder("rlhf_reward_waiting_records", trainer, RewardTrainer::waiting)
+        .description("Records consumed and not yet handled").register(registry);
   }
 
-  void stepped(PreferenceLearner.StepStats stats, int fresh) {
+  void stepped(PreferenceLearner.StepStats stats, List<Comparison> fresh) {
     steps.increment();
-    trained.increment(fresh);
+    trained.increment(fresh.size());
+    long nowMillis = System.currentTimeMillis();
+    for (Comparison c : fresh) {
+      if (c.hasCreatedAt()) {
+        long created = c.getCreatedAt().getSeconds() * 1000 + c.getCreatedAt().getNanos() / 1_000_000;
+        endToEnd.record(Math.max(0, nowMillis - created), TimeUnit.MILLISECONDS);
+      }
+    }
     loss.set((double) stats.loss());
     accuracy.set((double) stats.accuracy());
   }

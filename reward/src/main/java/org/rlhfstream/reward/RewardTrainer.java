@@ -318,7 +318,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
       trainedSinceCheckpoint.add(id);
     }
     drainHead();
-    metrics.stepped(stats, fresh.size());
+    metrics.stepped(stats, fresh);
   }
 
   private void maybeEvaluateAndRelease() {
