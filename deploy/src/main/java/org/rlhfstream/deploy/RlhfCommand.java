@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       UpCommand.class,
       KafkaCommand.class,
+      RewardCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class,
     })
