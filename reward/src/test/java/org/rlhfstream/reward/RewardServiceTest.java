@@ -5,6 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.rlhfstream.platform.http.HttpHost;
+import org.rlhfstream.platform.http.HttpSettings;
+import org.rlhfstream.platform.http.PrometheusMetrics;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -176,6 +184,52 @@ class RewardServiceTest {
     } finally {
       service.stop().await(2, TimeUnit.MINUTES);
     }
+  }
+
+  @Test
+  void scoresOverHttpWithTheNewestReleaseAndRejectsBadRequests() throws Exception {
+    KafkaSettings settings = new KafkaSettings(kafka.bootstrapServers(), "127.0.0.1", 0, 0, Map.of());
+    RewardService service = new RewardService(config(Map.of()), settings, topics, dataDir, new SimpleMeterRegistry());
+    HttpHost host = new HttpHost(new HttpSettings("127.0.0.1", 0, Duration.ofSeconds(5)),
+        PrometheusMetrics.newRegistry(), List.of(service));
+    vertx.deployVerticle(host).await(2, TimeUnit.MINUTES);
+    HttpClient http = HttpClient.newHttpClient();
+    String base = "http://127.0.0.1:" + host.actualPort();
+    String body = "{\"items\":[{\"prompt\":\"apple river\",\"response\":\"thanks stone cloud\"},"
+        + "{\"prompt\":\"apple river\",\"response\":\"stone cloud green\"}]}";
+
+    HttpResponse<String> early = post(http, base + "/v1/scores", body);
+    assertEquals(503, early.statusCode(), "nothing released yet: " + early.body());
+    assertTrue(early.headers().firstValue("Retry-After").isPresent());
+
+    HttpResponse<String> bad = post(http, base + "/v1/scores", "{\"items\":[{\"prompt\":\"p\"}]}");
+    assertEquals(400, bad.statusCode());
+    assertEquals("items[0].response", new JsonObject(bad.body()).getString("field"));
+    assertEquals(400, post(http, base + "/v1/scores", "not json").statusCode());
+    assertEquals(400, post(http, base + "/v1/scores", "{\"items\":[]}").statusCode());
+
+    produce(SyntheticPreferences.generate("http", 600, 5));
+    await("a release loaded by the scorer", Duration.ofMinutes(3),
+        () -> ((ReleasedScorer) service.scorer()).version() != null);
+    HttpResponse<String> ok = post(http, base + "/v1/scores", body);
+    assertEquals(200, ok.statusCode(), ok.body());
+    JsonObject scored = new JsonObject(ok.body());
+    assertTrue(scored.getString("model").startsWith("rm@"), ok.body());
+    assertEquals(2, scored.getJsonArray("scores").size());
+    assertEquals(2, scored.getJsonArray("normalized").size());
+
+    HttpResponse<String> status = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/reward/status")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals("rm", new JsonObject(status.body()).getString("name"));
+    HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create(base + "/health/ready")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, ready.statusCode(), ready.body());
+    vertx.undeploy(vertx.deploymentIDs().iterator().next()).await(2, TimeUnit.MINUTES);
+  }
+
+  private static HttpResponse<String> post(HttpClient http, String url, String body) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(url)).header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
