@@ -2,6 +2,7 @@ package org.rlhfstream.reward;
 
 import java.time.Duration;
 import java.util.List;
+import org.rlhfstream.model.train.LrSchedule;
 import org.rlhfstream.platform.config.ConfigNode;
 
 /**
@@ -68,6 +69,16 @@ public record RewardConfig(
       String schedule, int decaySteps, double minLrRatio, double maxGradNorm,
       double replayFraction, int replayCapacity, double centerRewards, double marginScale, Duration maxWait, long seed) {
 
+    /** Warm-up, then the configured decay down to the floor, then the floor. */
+    public LrSchedule lrSchedule() {
+      double floor = learningRate * minLrRatio;
+      return switch (schedule) {
+        case "linear" -> LrSchedule.warmupLinear(learningRate, warmupSteps, (long) warmupSteps + decaySteps, floor);
+        case "cosine" -> LrSchedule.warmupCosine(learningRate, warmupSteps, (long) warmupSteps + decaySteps, floor);
+        default -> LrSchedule.warmupLinear(learningRate, warmupSteps, warmupSteps, learningRate);
+      };
+    }
+
     public int accumulationSteps() {
       return (batchSize + microBatchSize - 1) / microBatchSize;
     }
@@ -125,7 +136,7 @@ public record RewardConfig(
         t.bool("rslora", false),
         t.integer("batch-size", 16, 1, 4096),
         t.integer("micro-batch-size", 8, 1, 4096),
-        t.number("learning-rate", 3e-4, 0, 1),
+        t.number("learning-rate", 3e-4, 1e-12, 1),
         t.number("weight-decay", 0.0, 0, 1),
         t.integer("warmup-steps", 10, 0, 1_000_000),
         t.choice("schedule", "cosine", "constant", "linear", "cosine"),

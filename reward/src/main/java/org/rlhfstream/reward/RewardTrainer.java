@@ -22,6 +22,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.rlhfstream.platform.kafka.DeadLetters;
+import org.rlhfstream.model.train.LrSchedule;
 import org.rlhfstream.proto.v1.Comparison;
 import org.rlhfstream.proto.v1.HeldOutMetrics;
 import org.slf4j.Logger;
@@ -51,6 +52,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
   private final TrainingLedger ledger;
   private final RewardMetrics metrics;
 
+  private final LrSchedule schedule;
   private TrainerState state;
   private SplittableRandom replayRandom;
   /** Comparisons consumed and waiting for a batch, in offset order per partition. */
@@ -103,6 +105,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
     this.releases = releases;
     this.ledger = ledger;
     this.metrics = metrics;
+    this.schedule = config.training().lrSchedule();
   }
 
   /** Loads the newest checkpoint (or starts fresh); runs on the caller's thread before {@link #run}. */
@@ -306,7 +309,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
     batch.addAll(fresh);
     batch.addAll(state.replay.sample(t.batchSize() - newCount, replayRandom));
 
-    PreferenceLearner.StepStats stats = learner.step(batch, learningRate(state.step));
+    PreferenceLearner.StepStats stats = learner.step(batch, schedule.at(state.step));
     state.step++;
     lastLoss = stats.loss();
     for (Comparison c : fresh) {
@@ -344,21 +347,6 @@ final class RewardTrainer implements Runnable, AutoCloseable {
       releases.release(state, lastEval);
       maybeCheckpoint(true);
     }
-  }
-
-  private double learningRate(long step) {
-    RewardConfig.Training t = config.training();
-    double peak = t.learningRate();
-    if (step < t.warmupSteps()) {
-      return peak * (step + 1) / (t.warmupSteps() + 1);
-    }
-    double progress = Math.min(1.0, (step - t.warmupSteps()) / (double) t.decaySteps());
-    double floor = peak * t.minLrRatio();
-    return switch (t.schedule()) {
-      case "linear" -> peak - (peak - floor) * progress;
-      case "cosine" -> floor + (peak - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));
-      default -> peak;
-    };
   }
 
   private void maybeCheckpoint(boolean force) {

@@ -90,10 +90,26 @@ class RewardPartsTest {
   }
 
   @Test
+  void learningRateWarmsUpThenDecaysToTheFloor() {
+    RewardConfig c = config(Map.of("training", Map.of("learning-rate", 1.0, "warmup-steps", 4, "decay-steps", 10,
+        "min-lr-ratio", 0.1, "schedule", "cosine")));
+    var lr = c.training().lrSchedule();
+    assertEquals(0.25, lr.at(0), 1e-9);
+    assertEquals(1.0, lr.at(4), 1e-9);
+    assertEquals(0.55, lr.at(9), 1e-9, "half way down the cosine");
+    assertEquals(0.1, lr.at(14), 1e-9);
+    assertEquals(0.1, lr.at(1_000_000), 1e-9, "a stream has no end: the floor holds");
+    var constant = config(Map.of("training", Map.of("learning-rate", 0.5, "warmup-steps", 0, "schedule", "constant")))
+        .training().lrSchedule();
+    assertEquals(0.5, constant.at(0), 1e-12);
+    assertEquals(0.5, constant.at(99_999), 1e-12);
+  }
+
+  @Test
   void lossFollowsBradleyTerryWithMarginTiesAndCentering() throws Exception {
     // One pair at a time through the real model: compare the learner's loss with the formula on its scores.
     RewardConfig c = config(Map.of("training", Map.of("batch-size", 1, "micro-batch-size", 1,
-        "center-rewards", 0.5, "margin-scale", 2.0, "learning-rate", 0.0, "max-grad-norm", 0)));
+        "center-rewards", 0.5, "margin-scale", 2.0, "max-grad-norm", 0)));
     try (PreferenceLearner learner = new PreferenceLearner(c, tmp.resolve("models"))) {
       Comparison plain = Comparison.newBuilder().setEventId("a").setPrompt("p").setChosen("yes thanks").setRejected("no").build();
       Comparison strong = plain.toBuilder().setStrength(0.5f).build();
