@@ -1,6 +1,7 @@
 package org.rlhfstream.deploy;
 
 import java.io.PrintWriter;
+import java.util.EnumSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,14 +18,10 @@ public final class IngestCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     RlhfConfig config = configOptions.load();
-    if (config.kafka().useEmbedded()) {
-      throw new UserError("rlhf ingest needs a running Kafka: give --bootstrap-servers HOST:PORT "
-          + "(or set kafka.bootstrap-servers), or use `rlhf up` for everything in one process");
-    }
-    AllInOne.ensureTopics(config.kafka(), config);
-    ServiceHost services = ServiceHost.startIngest(config, config.kafka());
+    // No embedded broker here: without --bootstrap-servers this is a usage error naming the flag.
+    AllInOne services = AllInOne.start(config, EnumSet.of(AllInOne.Service.INGEST), false);
     PrintWriter out = spec.commandLine().getOut();
-    out.println("rlhf ingest is up (Kafka at " + config.kafka().bootstrapServers() + "):");
+    out.println("rlhf ingest is up:");
     services.endpoints().forEach(line -> out.println("  " + line));
     out.println("Press Ctrl-C to stop.");
     out.flush();

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       UpCommand.class,
       IngestCommand.class,
       KafkaCommand.class,
+      RewardCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class,
     })

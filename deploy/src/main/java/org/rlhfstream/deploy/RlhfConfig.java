@@ -7,6 +7,7 @@ import org.rlhfstream.platform.config.ConfigNode;
 import org.rlhfstream.platform.config.KafkaSettings;
 import org.rlhfstream.platform.http.HttpSettings;
 import org.rlhfstream.platform.kafka.TopicsConfig;
+import org.rlhfstream.reward.RewardConfig;
 
 /**
  * The whole configuration: one section per service, as in the YAML file.
@@ -14,10 +15,12 @@ import org.rlhfstream.platform.kafka.TopicsConfig;
  * @param dataDir broker logs, checkpoints, artifacts and the generated API key live here
  * @param kafka how to reach Kafka (empty bootstrap servers: the embedded broker)
  * @param topics topic names, partitions, retention
- * @param http the shared HTTP server (ingest API, /metrics, /health/*, /openapi.yaml)
+ * @param http the shared HTTP server (ingest, scoring, health, metrics)
+ * @param reward the reward service
  * @param ingest the ingest service (gRPC listener, limits, dedup, producer, API keys, JWT)
  */
-public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics, HttpSettings http, IngestConfig ingest) {
+public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics, HttpSettings http, RewardConfig reward,
+    IngestConfig ingest) {
 
   public static RlhfConfig from(ConfigNode root) {
     return new RlhfConfig(
@@ -25,6 +28,7 @@ public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics,
         KafkaSettings.from(root.section("kafka")),
         TopicsConfig.from(root.section("topics")),
         HttpSettings.from(root.section("http")),
+        RewardConfig.from(root.section("reward")),
         IngestConfig.from(root.section("ingest")));
   }
 
@@ -34,10 +38,6 @@ public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics,
     RlhfConfig c = from(root);
     root.validate();
     return c;
-  }
-
-  public RlhfConfig withKafka(KafkaSettings kafka) {
-    return new RlhfConfig(dataDir, kafka, topics, http, ingest);
   }
 
   private static Path path(ConfigNode node, String key, String defaultValue) {

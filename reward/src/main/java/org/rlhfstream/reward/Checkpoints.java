@@ -29,9 +29,43 @@ final class Checkpoints {
   }
 
   private final Path dir;
+  private FileChannel lockChannel;
 
   Checkpoints(Path dir) {
     this.dir = dir;
+  }
+
+  /**
+   * Takes the lineage's lock: two trainers writing one checkpoint folder would each train on
+   * what the other already did.
+   *
+   * @throws IllegalStateException if another process (or trainer) holds it
+   */
+  synchronized void lock() {
+    try {
+      Files.createDirectories(dir);
+      lockChannel = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      if (lockChannel.tryLock() == null) {
+        lockChannel.close();
+        lockChannel = null;
+        throw new IllegalStateException("another reward trainer is using " + dir + "; one trainer per reward model");
+      }
+    } catch (java.nio.channels.OverlappingFileLockException e) {
+      throw new IllegalStateException("another reward trainer in this process is using " + dir, e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot lock " + dir, e);
+    }
+  }
+
+  synchronized void unlock() {
+    if (lockChannel != null) {
+      try {
+        lockChannel.close(); // releases the lock
+      } catch (IOException ignored) {
+        // the lock goes with the process anyway
+      }
+      lockChannel = null;
+    }
   }
 
   Path dir() {

@@ -58,9 +58,11 @@ final class PreferenceLearner implements AutoCloseable {
   private final AdamW optimizer;
   private final NDManager optimizerManager;
   private final long padId;
+  private final RewardText text;
 
   PreferenceLearner(RewardConfig config, Path modelsDir) throws IOException {
     this.config = config;
+    this.text = config.text();
     this.baseDir = resolveBase(config.model().base(), modelsDir);
     ModelOptions options = new ModelOptions(config.model().device(), DataType.FLOAT32, null);
     RewardConfig.Training t = config.training();
@@ -186,9 +188,7 @@ final class PreferenceLearner implements AutoCloseable {
 
   /** The token ids the model reads for a prompt and response: template, then the last max-tokens. */
   int[] tokens(String prompt, String response) {
-    int[] ids = tokenizer.encode(config.format(prompt, response));
-    int max = Math.min(config.model().maxTokens(), model.config().maxPositions());
-    return ids.length <= max ? ids : Arrays.copyOfRange(ids, ids.length - max, ids.length);
+    return text.tokens(tokenizer, model.config().maxPositions(), prompt, response);
   }
 
   private record Pairs(NDArray ids, NDArray mask, NDArray margin, NDArray tie) {}

@@ -2,6 +2,7 @@ package org.rlhfstream.reward;
 
 import java.time.Duration;
 import java.util.List;
+import org.rlhfstream.model.train.LrSchedule;
 import org.rlhfstream.platform.config.ConfigNode;
 
 /**
@@ -16,6 +17,7 @@ import org.rlhfstream.platform.config.ConfigNode;
  * @param release when a new version is published
  * @param consumerGroup Kafka consumer group of the trainer (default {@code rlhf-reward.<name>})
  * @param logEvery interval of the progress log line
+ * @param ledger keep an audit file of the event ids each checkpoint trained on
  */
 public record RewardConfig(
     boolean enabled,
@@ -26,7 +28,8 @@ public record RewardConfig(
     Checkpoint checkpoint,
     Release release,
     String consumerGroup,
-    Duration logEvery) {
+    Duration logEvery,
+    boolean ledger) {
 
   /**
    * @param base an HF folder (a {@code *ForSequenceClassification} checkpoint, or a causal LM that
@@ -65,6 +68,16 @@ public record RewardConfig(
       int batchSize, int microBatchSize, double learningRate, double weightDecay, int warmupSteps,
       String schedule, int decaySteps, double minLrRatio, double maxGradNorm,
       double replayFraction, int replayCapacity, double centerRewards, double marginScale, Duration maxWait, long seed) {
+
+    /** Warm-up, then the configured decay down to the floor, then the floor. */
+    public LrSchedule lrSchedule() {
+      double floor = learningRate * minLrRatio;
+      return switch (schedule) {
+        case "linear" -> LrSchedule.warmupLinear(learningRate, warmupSteps, (long) warmupSteps + decaySteps, floor);
+        case "cosine" -> LrSchedule.warmupCosine(learningRate, warmupSteps, (long) warmupSteps + decaySteps, floor);
+        default -> LrSchedule.warmupLinear(learningRate, warmupSteps, warmupSteps, learningRate);
+      };
+    }
 
     public int accumulationSteps() {
       return (batchSize + microBatchSize - 1) / microBatchSize;
@@ -123,7 +136,7 @@ public record RewardConfig(
         t.bool("rslora", false),
         t.integer("batch-size", 16, 1, 4096),
         t.integer("micro-batch-size", 8, 1, 4096),
-        t.number("learning-rate", 3e-4, 0, 1),
+        t.number("learning-rate", 3e-4, 1e-12, 1),
         t.number("weight-decay", 0.0, 0, 1),
         t.integer("warmup-steps", 10, 0, 1_000_000),
         t.choice("schedule", "cosine", "constant", "linear", "cosine"),
@@ -161,26 +174,12 @@ public record RewardConfig(
             r.choice("when", "improved", "improved", "every"),
             r.integer("every-steps", 200, 1, Integer.MAX_VALUE)),
         node.string("consumer-group", "rlhf-reward." + name),
-        node.duration("log-every", Duration.ofSeconds(10)));
+        node.duration("log-every", Duration.ofSeconds(10)),
+        node.bool("ledger", true));
   }
 
-  /** The prompt and response as the one text the model reads. */
-  public String format(String prompt, String response) {
-    // One pass over the template, so braces inside the prompt are never expanded.
-    String t = model.template();
-    StringBuilder out = new StringBuilder(t.length() + prompt.length() + response.length());
-    int i = 0;
-    while (i < t.length()) {
-      if (t.startsWith("{prompt}", i)) {
-        out.append(prompt);
-        i += "{prompt}".length();
-      } else if (t.startsWith("{response}", i)) {
-        out.append(response);
-        i += "{response}".length();
-      } else {
-        out.append(t.charAt(i++));
-      }
-    }
-    return out.toString();
+  /** How prompt and response become the model's input. */
+  RewardText text() {
+    return new RewardText(model.template(), model.maxTokens());
   }
 }

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
@@ -16,8 +15,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.stream.Collectors;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -25,6 +22,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.rlhfstream.platform.kafka.DeadLetters;
+import org.rlhfstream.model.train.LrSchedule;
 import org.rlhfstream.proto.v1.Comparison;
 import org.rlhfstream.proto.v1.HeldOutMetrics;
 import org.slf4j.Logger;
@@ -42,6 +40,7 @@ import org.slf4j.LoggerFactory;
 final class RewardTrainer implements Runnable, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(RewardTrainer.class);
+  private static final Duration PARTITION_REFRESH = Duration.ofSeconds(30);
 
   private final RewardConfig config;
   private final Properties kafkaClient;
@@ -53,6 +52,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
   private final TrainingLedger ledger;
   private final RewardMetrics metrics;
 
+  private final LrSchedule schedule;
   private TrainerState state;
   private SplittableRandom replayRandom;
   /** Comparisons consumed and waiting for a batch, in offset order per partition. */
@@ -60,6 +60,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
   /** Next offset to read, per partition, as the consumer has advanced (≥ state.offsets). */
   private final Map<Integer, Long> readUpTo = new HashMap<>();
   private final Set<String> pendingIds = new java.util.HashSet<>();
+  private int waitingToTrain;
   private final List<String> trainedSinceCheckpoint = new ArrayList<>();
 
   private volatile boolean closed;
@@ -73,7 +74,24 @@ final class RewardTrainer implements Runnable, AutoCloseable {
   private HeldOutMetrics lastEval = HeldOutMetrics.getDefaultInstance();
   private double lastLoss = Double.NaN;
 
-  private record Pending(Comparison comparison, int partition, long offset, long arrivedNanos) {}
+  /** What a consumed record turned out to be; acted on when it reaches the head of the queue. */
+  private enum Kind { TRAIN, HELD_OUT, DUPLICATE, DEAD_LETTER }
+
+  /**
+   * A consumed record waiting its turn. Records are handled strictly in arrival order, so the
+   * handled ones of each partition form a prefix and the checkpoint's offset (the first one still
+   * waiting) is exact: after a crash nothing is held out, dead-lettered or trained twice.
+   */
+  private record Pending(Kind kind, Comparison comparison, ConsumerRecord<byte[], byte[]> record, String reason,
+      long arrivedNanos) {
+    int partition() {
+      return record.partition();
+    }
+
+    long offset() {
+      return record.offset();
+    }
+  }
 
   RewardTrainer(RewardConfig config, Properties kafkaClient, String topic, DeadLetters deadLetters,
       PreferenceLearner learner, Checkpoints checkpoints, RewardReleases releases, TrainingLedger ledger,
@@ -87,10 +105,12 @@ final class RewardTrainer implements Runnable, AutoCloseable {
     this.releases = releases;
     this.ledger = ledger;
     this.metrics = metrics;
+    this.schedule = config.training().lrSchedule();
   }
 
   /** Loads the newest checkpoint (or starts fresh); runs on the caller's thread before {@link #run}. */
   void restore() {
+    checkpoints.lock();
     var latest = checkpoints.latest();
     if (latest.isEmpty()) {
       state = new TrainerState(topic, config.heldOut().capacity(), config.training().replayCapacity());
@@ -120,24 +140,35 @@ final class RewardTrainer implements Runnable, AutoCloseable {
 
   @Override
   public void run() {
+    try {
+      consumeAndTrain();
+    } finally {
+      checkpoints.unlock();
+    }
+  }
+
+  private void consumeAndTrain() {
     Properties p = new Properties();
     p.putAll(kafkaClient);
     p.put("key.deserializer", ByteArrayDeserializer.class.getName());
     p.put("value.deserializer", ByteArrayDeserializer.class.getName());
     p.put("group.id", config.consumerGroup());
-    // The checkpoint is the source of truth for offsets; Kafka's commits are only for lag tools.
+    // Offsets are committed only so that lag tools can see the group; the checkpoint is the truth.
     p.put("enable.auto.commit", "false");
     // A lineage with no checkpoint starts from the oldest comparison kept in the topic.
     p.put("auto.offset.reset", "earliest");
     // Only comparisons of committed producer transactions.
     p.put("isolation.level", "read_committed");
-    // A training step runs between polls; give it room before the group evicts us.
-    p.put("max.poll.interval.ms", "600000");
     p.put("max.poll.records", "500");
     try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
       consumer = c;
-      c.subscribe(List.of(topic), new SeekToCheckpoint(c));
+      assignPartitions(c);
+      long lastPartitionCheck = System.nanoTime();
       while (!closed) {
+        if (System.nanoTime() - lastPartitionCheck > PARTITION_REFRESH.toNanos()) {
+          assignPartitions(c);
+          lastPartitionCheck = System.nanoTime();
+        }
         for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
           route(r);
         }
@@ -158,64 +189,86 @@ final class RewardTrainer implements Runnable, AutoCloseable {
       consumer = null;
     }
     if (stoppedCleanly) {
+      drainHead();
       maybeCheckpoint(true);
     }
   }
 
-  /** Decides what one record is: poison (DLQ), duplicate, held-out, or training material. */
+  /** Classifies one record (poison, duplicate, held-out, training material) and queues it. */
   private void route(ConsumerRecord<byte[], byte[]> record) {
     readUpTo.put(record.partition(), record.offset() + 1);
+    long now = System.nanoTime();
     Comparison c;
     try {
       c = Comparison.parseFrom(record.value() == null ? new byte[0] : record.value());
     } catch (InvalidProtocolBufferException e) {
-      deadLetter(record, "undecodable: not a rlhf.v1.Comparison (" + e.getMessage() + ")");
+      pending.addLast(new Pending(Kind.DEAD_LETTER, null, record,
+          "undecodable: not a rlhf.v1.Comparison (" + e.getMessage() + ")", now));
       return;
     }
     String problem = ComparisonRules.problem(c);
     if (problem != null) {
-      deadLetter(record, "invalid comparison: " + problem);
+      pending.addLast(new Pending(Kind.DEAD_LETTER, c, record, "invalid comparison: " + problem, now));
       return;
     }
-    if (state.seen.contains(c.getEventId()) || pendingHas(c.getEventId())) {
-      state.duplicates++;
-      metrics.duplicate();
-      advanceIfNothingPending(record.partition());
-      return;
+    String id = c.getEventId();
+    Kind kind;
+    if (state.seen.contains(id) || !pendingIds.add(id)) {
+      kind = Kind.DUPLICATE;
+    } else if (EventIds.isHeldOut(id, config.heldOut().fraction())) {
+      kind = Kind.HELD_OUT;
+    } else {
+      kind = Kind.TRAIN;
+      waitingToTrain++;
     }
-    if (EventIds.isHeldOut(c.getEventId(), config.heldOut().fraction())) {
-      state.seen.add(c.getEventId());
-      state.heldOut.add(c);
-      state.heldOutSeen++;
-      advanceIfNothingPending(record.partition());
-      return;
+    pending.addLast(new Pending(kind, c, record, null, now));
+  }
+
+  /** Handles every record at the head of the queue that needs no training step. */
+  private void drainHead() {
+    while (!pending.isEmpty() && pending.peekFirst().kind() != Kind.TRAIN) {
+      handle(pending.pollFirst());
     }
-    pending.addLast(new Pending(c, record.partition(), record.offset(), System.nanoTime()));
-    pendingIds.add(c.getEventId());
+    syncOffsets();
   }
 
-  private boolean pendingHas(String eventId) {
-    return pendingIds.contains(eventId);
+  private void handle(Pending x) {
+    switch (x.kind()) {
+      case DEAD_LETTER -> {
+        deadLetters.send(x.record(), x.reason());
+        state.deadLettered++;
+        metrics.deadLettered();
+        log.warn("Comparison at {}-{}@{} sent to the DLQ: {}", x.record().topic(), x.partition(), x.offset(), x.reason());
+      }
+      case DUPLICATE -> {
+        state.duplicates++;
+        metrics.duplicate();
+      }
+      case HELD_OUT -> {
+        String id = x.comparison().getEventId();
+        pendingIds.remove(id);
+        state.seen.add(id);
+        state.heldOut.add(x.comparison());
+        state.heldOutSeen++;
+      }
+      case TRAIN -> throw new IllegalStateException("training records are handled by a step");
+    }
   }
 
-  private void deadLetter(ConsumerRecord<byte[], byte[]> record, String reason) {
-    deadLetters.send(record, reason);
-    state.deadLettered++;
-    metrics.deadLettered();
-    log.warn("Comparison at {}-{}@{} sent to the DLQ: {}", record.topic(), record.partition(), record.offset(), reason);
-    advanceIfNothingPending(record.partition());
-  }
-
-  /** A record handled at once counts as done only if no earlier record of its partition waits. */
-  private void advanceIfNothingPending(int partition) {
-    if (pending.stream().noneMatch(x -> x.partition() == partition)) {
-      state.offsets.put(partition, readUpTo.get(partition));
+  /** Each partition's offset becomes its first record still waiting, or everything read. */
+  private void syncOffsets() {
+    Map<Integer, Long> firstWaiting = new HashMap<>();
+    for (Pending x : pending) {
+      firstWaiting.putIfAbsent(x.partition(), x.offset());
+    }
+    for (var e : readUpTo.entrySet()) {
+      state.offsets.put(e.getKey(), firstWaiting.getOrDefault(e.getKey(), e.getValue()));
     }
   }
 
   /** Bounds memory: stop fetching while several batches are already waiting. */
   private void pauseIfBehind(KafkaConsumer<byte[], byte[]> c) {
-    boolean behind = pending.size() >= 4 * config.training().batchSize();
+    boolean behind = pending.size() >= 4 * config.training().batchSize() + 500;
     Set<TopicPartition> assigned = c.assignment();
     if (behind) {
       c.pause(assigned);
@@ -226,46 +279,49 @@ final class RewardTrainer implements Runnable, AutoCloseable {
 
   private void trainWhileReady() {
     RewardConfig.Training t = config.training();
-    while (!closed && !pending.isEmpty()) {
-      int newCount = Math.min(pending.size(), state.replay.size() == 0 ? t.batchSize() : t.newPerBatch());
-      boolean full = newCount >= (state.replay.size() == 0 ? t.batchSize() : t.newPerBatch());
+    drainHead();
+    while (!closed && waitingToTrain > 0) {
+      int wanted = state.replay.size() == 0 ? t.batchSize() : t.newPerBatch();
+      boolean full = waitingToTrain >= wanted;
       boolean waitedLongEnough = System.nanoTime() - pending.peekFirst().arrivedNanos() >= t.maxWait().toNanos();
       if (!full && !waitedLongEnough) {
         return;
       }
-      trainOneBatch(newCount);
+      trainOneBatch(Math.min(wanted, waitingToTrain));
       maybeEvaluateAndRelease();
     }
   }
 
+  /** Takes {@code newCount} training comparisons off the queue (handling what lies between), plus replays. */
   private void trainOneBatch(int newCount) {
     RewardConfig.Training t = config.training();
-    List<Pending> fresh = new ArrayList<>(newCount);
-    for (int i = 0; i < newCount; i++) {
-      fresh.add(pending.pollFirst());
+    List<Comparison> fresh = new ArrayList<>(newCount);
+    while (fresh.size() < newCount) {
+      Pending x = pending.pollFirst();
+      if (x.kind() == Kind.TRAIN) {
+        fresh.add(x.comparison());
+      } else {
+        handle(x);
+      }
     }
+    waitingToTrain -= newCount;
     List<Comparison> batch = new ArrayList<>(t.batchSize());
-    fresh.forEach(x -> batch.add(x.comparison()));
+    batch.addAll(fresh);
     batch.addAll(state.replay.sample(t.batchSize() - newCount, replayRandom));
 
-    PreferenceLearner.StepStats stats = learner.step(batch, learningRate(state.step));
+    PreferenceLearner.StepStats stats = learner.step(batch, schedule.at(state.step));
     state.step++;
     lastLoss = stats.loss();
-    for (Pending x : fresh) {
-      String id = x.comparison().getEventId();
+    for (Comparison c : fresh) {
+      String id = c.getEventId();
       pendingIds.remove(id);
       state.seen.add(id);
-      state.replay.add(x.comparison());
+      state.replay.add(c);
       state.comparisonsTrained++;
       trainedSinceCheckpoint.add(id);
     }
-    // Offsets advance to the first comparison still waiting in each partition.
-    Map<Integer, Long> firstWaiting = pending.stream()
-        .collect(Collectors.toMap(Pending::partition, Pending::offset, Math::min));
-    for (var e : readUpTo.entrySet()) {
-      state.offsets.put(e.getKey(), firstWaiting.getOrDefault(e.getKey(), e.getValue()));
-    }
-    metrics.stepped(stats, fresh.size());
+    drainHead();
+    metrics.stepped(stats, fresh);
   }
 
   private void maybeEvaluateAndRelease() {
@@ -291,21 +347,6 @@ final class RewardTrainer implements Runnable, AutoCloseable {
       releases.release(state, lastEval);
       maybeCheckpoint(true);
     }
-  }
-
-  private double learningRate(long step) {
-    RewardConfig.Training t = config.training();
-    double peak = t.learningRate();
-    if (step < t.warmupSteps()) {
-      return peak * (step + 1) / (t.warmupSteps() + 1);
-    }
-    double progress = Math.min(1.0, (step - t.warmupSteps()) / (double) t.decaySteps());
-    double floor = peak * t.minLrRatio();
-    return switch (t.schedule()) {
-      case "linear" -> peak - (peak - floor) * progress;
-      case "cosine" -> floor + (peak - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));
-      default -> peak;
-    };
   }
 
   private void maybeCheckpoint(boolean force) {
@@ -395,6 +436,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
     return state;
   }
 
+  /** Records consumed and not yet handled. */
   int waiting() {
     return pending.size();
   }
@@ -415,38 +457,32 @@ final class RewardTrainer implements Runnable, AutoCloseable {
     close();
   }
 
-  /** On assignment, continue from the checkpoint's offsets rather than the group's. */
-  private final class SeekToCheckpoint implements ConsumerRebalanceListener {
-    private final KafkaConsumer<byte[], byte[]> c;
-
-    SeekToCheckpoint(KafkaConsumer<byte[], byte[]> c) {
-      this.c = c;
+  /**
+   * Assigns every partition of the topic, at the checkpoint's offsets, including partitions added
+   * since the last look. One trainer owns a lineage (the checkpoint folder is locked), so it reads
+   * all partitions itself instead of sharing them through group rebalances, which would drop and
+   * re-read waiting records.
+   */
+  private void assignPartitions(KafkaConsumer<byte[], byte[]> c) {
+    List<TopicPartition> all = c.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+        .map(info -> new TopicPartition(topic, info.partition()))
+        .toList();
+    Set<TopicPartition> assigned = c.assignment();
+    if (assigned.containsAll(all)) {
+      return;
     }
-
-    @Override
-    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-      for (TopicPartition tp : partitions) {
-        Long offset = state.offsets.get(tp.partition());
-        if (offset != null) {
-          c.seek(tp, offset);
-        } else {
-          c.seekToBeginning(List.of(tp));
-        }
+    c.assign(all);
+    for (TopicPartition tp : all) {
+      if (assigned.contains(tp)) {
+        continue;
+      }
+      Long offset = state.offsets.get(tp.partition());
+      if (offset != null) {
+        c.seek(tp, offset);
+      } else {
+        c.seekToBeginning(List.of(tp));
       }
     }
-
-    @Override
-    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-      // Another trainer takes these partitions over: forget what we read but did not train on.
-      Set<Integer> revoked = partitions.stream().map(TopicPartition::partition).collect(Collectors.toSet());
-      pending.removeIf(x -> {
-        boolean drop = revoked.contains(x.partition());
-        if (drop) {
-          pendingIds.remove(x.comparison().getEventId());
-        }
-        return drop;
-      });
-      revoked.forEach(p -> readUpTo.put(p, state.offsets.getOrDefault(p, 0L)));
-    }
+    log.info("Reward trainer reads {} partition(s) of {}", all.size(), topic);
   }
 }
