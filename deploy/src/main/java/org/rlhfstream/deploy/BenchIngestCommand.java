@@ -25,11 +25,11 @@ public final class BenchIngestCommand implements Callable<Integer> {
       description = "Measured seconds per phase (default: ${DEFAULT-VALUE}).")
   int durationSeconds;
 
-  @Option(names = "--warm-up", paramLabel = "SECONDS", defaultValue = "10",
-      description = "Unmeasured seconds before each phase (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--warm-up", paramLabel = "SECONDS", defaultValue = "15",
+      description = "Unmeasured seconds of load on every path before the measured phases, for the JIT (default: ${DEFAULT-VALUE}).")
   int warmUpSeconds;
 
-  @Option(names = "--connections", paramLabel = "N", defaultValue = "128",
+  @Option(names = "--connections", paramLabel = "N", defaultValue = "256",
       description = "HTTP connections sending single events (default: ${DEFAULT-VALUE}).")
   int connections;
 

@@ -1,10 +1,8 @@
 package org.rlhfstream.ingest;
 
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
 
@@ -21,10 +19,12 @@ import java.util.function.LongSupplier;
  *       write it again; it waits for the first write and succeeds or fails with it (a failure
  *       means the client resends, which is safe).
  *   <li><b>written</b>: Kafka acknowledged it at a known time. Within {@code window} (and while
- *       fewer than {@code capacity} newer ids were written) a resend is a duplicate.
+ *       fewer than {@code capacity} newer ids were claimed) a resend is a duplicate.
  * </ul>
  *
- * <p>Thread-safe; every operation is O(1) amortised under one lock.
+ * <p>Ids are kept in the order they were first claimed; the oldest written ones are forgotten
+ * first. Pending ids are never forgotten (the in-flight limit bounds them). Thread-safe; each
+ * operation is O(1) amortised under one lock.
  */
 final class DedupWindow {
 
@@ -32,7 +32,7 @@ final class DedupWindow {
   sealed interface Claim permits Owner, Duplicate, Wait {}
 
   /** Write it; then report {@link DedupWindow#written} or {@link DedupWindow#failed}. */
-  record Owner(String key, CompletableFuture<Void> outcome) implements Claim {}
+  record Owner(String key, Entry entry) implements Claim {}
 
   /** Already written within the window: acknowledge, do not write. */
   record Duplicate() implements Claim {}
@@ -40,14 +40,20 @@ final class DedupWindow {
   /** Another request is writing it: acknowledge when that write succeeds. */
   record Wait(CompletableFuture<Void> outcome) implements Claim {}
 
+  /** One remembered id. Guarded by the window's lock. */
+  static final class Entry {
+    private boolean pending = true;
+    private long writtenAt;
+    /** Created only when a second request waits for this one (rare). */
+    private CompletableFuture<Void> waiters;
+  }
+
   private static final Duplicate DUPLICATE = new Duplicate();
 
   private final long windowNanos;
   private final int capacity;
   private final LongSupplier clock;
-  private final Map<String, CompletableFuture<Void>> pending = new HashMap<>();
-  /** Written ids in the order they were acknowledged, with the time of it. */
-  private final LinkedHashMap<String, Long> written = new LinkedHashMap<>();
+  private final LinkedHashMap<String, Entry> entries = new LinkedHashMap<>();
 
   DedupWindow(Duration window, int capacity) {
     this(window, capacity, System::nanoTime);
@@ -65,58 +71,72 @@ final class DedupWindow {
   }
 
   synchronized Claim claim(String key) {
-    CompletableFuture<Void> inFlight = pending.get(key);
-    if (inFlight != null) {
-      return new Wait(inFlight);
+    Entry e = entries.get(key);
+    if (e != null) {
+      if (e.pending) {
+        if (e.waiters == null) {
+          e.waiters = new CompletableFuture<>();
+        }
+        return new Wait(e.waiters);
+      }
+      if (clock.getAsLong() - e.writtenAt <= windowNanos) {
+        return DUPLICATE;
+      }
+      entries.remove(key); // expired: claim it anew, at the end of the order
     }
-    long now = clock.getAsLong();
-    evictExpired(now);
-    Long at = written.get(key);
-    if (at != null && now - at <= windowNanos) {
-      return DUPLICATE;
-    }
-    CompletableFuture<Void> outcome = new CompletableFuture<>();
-    pending.put(key, outcome);
-    return new Owner(key, outcome);
+    Entry fresh = new Entry();
+    entries.put(key, fresh);
+    return new Owner(key, fresh);
   }
 
   /** Kafka acknowledged the owner's write. */
   void written(Owner owner) {
+    CompletableFuture<Void> waiters;
     synchronized (this) {
-      pending.remove(owner.key());
-      if (capacity > 0 && windowNanos > 0) {
-        written.remove(owner.key()); // re-insert at the end: the order is acknowledgement order
-        written.put(owner.key(), clock.getAsLong());
-        while (written.size() > capacity) {
-          Iterator<String> oldest = written.keySet().iterator();
-          oldest.next();
-          oldest.remove();
-        }
+      Entry e = owner.entry();
+      e.pending = false;
+      e.writtenAt = clock.getAsLong();
+      waiters = e.waiters;
+      e.waiters = null;
+      if (capacity == 0 || windowNanos == 0) {
+        entries.remove(owner.key(), e);
       }
+      evict(e.writtenAt);
     }
-    owner.outcome().complete(null); // outside the lock: waiters run their callbacks here
+    if (waiters != null) {
+      waiters.complete(null); // outside the lock: waiters run their callbacks here
+    }
   }
 
   /** The owner's write failed: forget the id, so that the resend writes it. */
   void failed(Owner owner, Throwable cause) {
+    CompletableFuture<Void> waiters;
     synchronized (this) {
-      pending.remove(owner.key());
+      entries.remove(owner.key(), owner.entry());
+      waiters = owner.entry().waiters;
     }
-    owner.outcome().completeExceptionally(cause);
+    if (waiters != null) {
+      waiters.completeExceptionally(cause);
+    }
   }
 
   synchronized int size() {
-    return written.size() + pending.size();
+    return entries.size();
   }
 
-  private void evictExpired(long now) {
-    Iterator<Map.Entry<String, Long>> it = written.entrySet().iterator();
+  /** Forgets, oldest first, written ids past the window or beyond capacity; stops at a pending one. */
+  private void evict(long now) {
+    Iterator<Entry> it = entries.values().iterator();
     while (it.hasNext()) {
-      Map.Entry<String, Long> oldest = it.next();
-      if (now - oldest.getValue() <= windowNanos) {
+      Entry oldest = it.next();
+      if (oldest.pending) {
         return;
       }
-      it.remove();
+      if (entries.size() > capacity || now - oldest.writtenAt > windowNanos) {
+        it.remove();
+      } else {
+        return;
+      }
     }
   }
 }

@@ -207,7 +207,7 @@ public record IngestConfig(Grpc grpc, Limits limits, Dedup dedup, Producer produ
     }
 
     public static Producer defaults() {
-      return new Producer(Duration.ofMillis(5), 256 * 1024, "none", Duration.ofSeconds(5),
+      return new Producer(Duration.ofMillis(10), 256 * 1024, "none", Duration.ofSeconds(5),
           Duration.ofSeconds(15), Map.of());
     }
 

@@ -27,7 +27,9 @@ class DedupWindowTest {
   void aSecondClaimWhileTheFirstIsWritingWaitsForItsOutcome() {
     DedupWindow.Owner owner = assertInstanceOf(DedupWindow.Owner.class, window.claim("a"));
     DedupWindow.Wait wait = assertInstanceOf(DedupWindow.Wait.class, window.claim("a"));
-    assertSame(owner.outcome(), wait.outcome());
+    DedupWindow.Wait another = assertInstanceOf(DedupWindow.Wait.class, window.claim("a"));
+    assertSame(wait.outcome(), another.outcome(), "every waiter waits for the same write");
+    assertTrue(!wait.outcome().isDone());
     window.written(owner);
     assertTrue(wait.outcome().isDone() && !wait.outcome().isCompletedExceptionally());
   }

@@ -68,7 +68,8 @@ public final class IngestBenchmark {
   /**
    * How to run.
    *
-   * @param warmUp unmeasured load before each phase (JIT, connections, batching settle)
+   * @param warmUp unmeasured load before the measured phases: the raw producer, then every ingest
+   *     path at once (the JIT compiles Kafka, Vert.x and ingest code meanwhile)
    * @param phase how long each phase is measured
    * @param httpConnections connections sending single events
    * @param batchSize comparisons per HTTP batch
@@ -83,7 +84,7 @@ public final class IngestBenchmark {
       int streamSize, int grpcStreams, Path workDir, String bootstrapServers, IngestConfig ingest) {
 
     public static Settings defaults(Path workDir) {
-      return new Settings(Duration.ofSeconds(10), Duration.ofSeconds(10), 128, 100, 32, 100, 16, workDir, null,
+      return new Settings(Duration.ofSeconds(15), Duration.ofSeconds(10), 256, 100, 32, 100, 16, workDir, null,
           IngestConfig.defaults());
     }
 
@@ -179,6 +180,12 @@ public final class IngestBenchmark {
     }
   }
 
+  /** Each phase's own unmeasured start (connections, batching settle); JIT warm-up comes before all phases. */
+  private static final Duration PHASE_WARM_UP = Duration.ofSeconds(3);
+
+  /** Event-loop threads the benchmark's clients run on, to tell their CPU from the server's. */
+  private static final Set<Long> CLIENT_THREADS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private static final ServiceMethod<SubmitResponse, Comparison> STREAM = ServiceMethod.client(
       ServiceName.create("rlhf.v1", "FeedbackService"), "StreamComparisons",
       GrpcMessageEncoder.encoder(), GrpcMessageDecoder.decoder(SubmitResponse.newBuilder()));
@@ -243,6 +250,7 @@ public final class IngestBenchmark {
         SocketAddress grpcAddress = SocketAddress.inetSocketAddress(ingest.grpcPort(), "127.0.0.1");
         Supplier<Future<Integer>> stream = () -> stream(grpc, grpcAddress, key);
 
+        warmUp(vertx, single, batch, stream);
         Phase httpSingle = closedLoop(vertx, "HTTP single event (JSON), " + settings.httpConnections() + " connections",
             settings.httpConnections(), single);
         HttpServer noop = vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true))
@@ -329,6 +337,25 @@ public final class IngestBenchmark {
     }
   }
 
+  /** Every ingest path at once, unmeasured, so that the measured phases run compiled code. */
+  private void warmUp(Vertx vertx, Supplier<Future<Integer>> single, Supplier<Future<Integer>> batch,
+      Supplier<Future<Integer>> stream) throws InterruptedException {
+    progress.accept("Warming up every ingest path for " + settings.warmUp().toSeconds() + " s");
+    Window w = new Window();
+    for (int i = 0; i < settings.httpConnections() / 2; i++) {
+      vertx.runOnContext(v -> lane(w, single));
+    }
+    for (int i = 0; i < settings.batchConnections() / 2; i++) {
+      vertx.runOnContext(v -> lane(w, batch));
+    }
+    for (int i = 0; i < settings.grpcStreams() / 2; i++) {
+      vertx.runOnContext(v -> lane(w, stream));
+    }
+    Thread.sleep(settings.warmUp().toMillis());
+    w.stopped.set(true);
+    Thread.sleep(500);
+  }
+
   /** {@code lanes} senders, each sending its next request as soon as the previous one is answered. */
   private Phase closedLoop(Vertx vertx, String name, int lanes, Supplier<Future<Integer>> request) throws InterruptedException {
     progress.accept("Running: " + name);
@@ -340,6 +367,7 @@ public final class IngestBenchmark {
   }
 
   private void lane(Window w, Supplier<Future<Integer>> request) {
+    CLIENT_THREADS.add(Thread.currentThread().getId());
     if (w.stopped.get()) {
       w.finished.incrementAndGet();
       return;
@@ -359,6 +387,7 @@ public final class IngestBenchmark {
     AtomicLong scheduled = new AtomicLong();
     AtomicInteger inFlight = new AtomicInteger();
     long timer = vertx.setPeriodic(1, id -> {
+      CLIENT_THREADS.add(Thread.currentThread().getId());
       if (w.stopped.get()) {
         return;
       }
@@ -403,7 +432,7 @@ public final class IngestBenchmark {
     }
 
     Phase measure(String name) throws InterruptedException {
-      Thread.sleep(settings.warmUp().toMillis()); // the load runs on Vert.x; this thread only keeps time
+      Thread.sleep(PHASE_WARM_UP.toMillis()); // the load runs on Vert.x; this thread only keeps time
       long cpuStart = processCpuNanos();
       Map<String, Long> threadsBefore = threadCpuByGroup();
       from = System.nanoTime();
@@ -437,7 +466,8 @@ public final class IngestBenchmark {
       }
       long t = mx.getThreadCpuTime(info.getThreadId());
       if (t > 0) {
-        out.merge(group(info.getThreadName()), t, Long::sum);
+        String g = CLIENT_THREADS.contains(info.getThreadId()) ? "bench clients" : group(info.getThreadName());
+        out.merge(g, t, Long::sum);
       }
     }
     return out;
@@ -445,7 +475,7 @@ public final class IngestBenchmark {
 
   private static String group(String thread) {
     if (thread.startsWith("vert.x-eventloop")) {
-      return "vert.x event loops";
+      return "server event loops";
     }
     if (thread.startsWith("kafka-producer-network-thread")) {
       return "producer I/O";
