@@ -1,8 +1,10 @@
 package org.rlhfstream.ingest;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
 
@@ -70,6 +72,15 @@ final class DedupWindow {
     return tenant + '\u0000' + eventId;
   }
 
+  /** Claims every key of a request under one lock; the claims are in the keys' order. */
+  synchronized Claim[] claimAll(String[] keys) {
+    Claim[] claims = new Claim[keys.length];
+    for (int i = 0; i < keys.length; i++) {
+      claims[i] = claim(keys[i]);
+    }
+    return claims;
+  }
+
   synchronized Claim claim(String key) {
     Entry e = entries.get(key);
     if (e != null) {
@@ -87,6 +98,48 @@ final class DedupWindow {
     Entry fresh = new Entry();
     entries.put(key, fresh);
     return new Owner(key, fresh);
+  }
+
+  /**
+   * Settles a request's owners under one lock: written when {@code cause} is null, else forgotten
+   * (so that the resend writes them); then wakes whoever waited for them.
+   */
+  void settle(List<Owner> owners, Throwable cause) {
+    List<CompletableFuture<Void>> woken = null;
+    synchronized (this) {
+      long now = clock.getAsLong();
+      for (Owner owner : owners) {
+        Entry e = owner.entry();
+        if (cause == null) {
+          e.pending = false;
+          e.writtenAt = now;
+          if (capacity == 0 || windowNanos == 0) {
+            entries.remove(owner.key(), e);
+          }
+        } else {
+          entries.remove(owner.key(), e);
+        }
+        if (e.waiters != null) {
+          if (woken == null) {
+            woken = new ArrayList<>();
+          }
+          woken.add(e.waiters);
+          e.waiters = null;
+        }
+      }
+      if (cause == null) {
+        evict(now);
+      }
+    }
+    if (woken != null) {
+      for (CompletableFuture<Void> w : woken) {
+        if (cause == null) {
+          w.complete(null);
+        } else {
+          w.completeExceptionally(cause);
+        }
+      }
+    }
   }
 
   /** Kafka acknowledged the owner's write. */

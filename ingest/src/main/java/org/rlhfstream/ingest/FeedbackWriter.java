@@ -13,7 +13,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 import org.rlhfstream.proto.v1.Comparison;
 import org.rlhfstream.proto.v1.SubmitResponse;
 import org.slf4j.Logger;
@@ -82,67 +81,66 @@ final class FeedbackWriter {
           "too many events are waiting for Kafka; retry after the Retry-After delay"));
     }
 
-    // Claim every id first: decide what this request writes, and what it only waits for.
-    List<Outgoing> toSend = new ArrayList<>(values.length);
+    // Claim every id first (one lock): decide what this request writes, and what it only waits for.
+    String[] keys = new String[values.length];
+    for (int i = 0; i < keys.length; i++) {
+      Comparison c = events.get(i);
+      keys[i] = DedupWindow.key(c.getTenant(), c.getEventId());
+    }
+    DedupWindow.Claim[] claims = dedup.claimAll(keys);
+    List<ProducerRecord<String, byte[]>> toSend = new ArrayList<>(values.length);
+    List<DedupWindow.Owner> owners = new ArrayList<>(values.length);
     List<CompletableFuture<Void>> waits = new ArrayList<>();
     int duplicates = 0;
-    long unusedBytes = 0;
+    long ownedBytes = 0;
     for (int i = 0; i < values.length; i++) {
-      Comparison c = events.get(i);
-      DedupWindow.Claim claim = dedup.claim(DedupWindow.key(c.getTenant(), c.getEventId()));
-      if (claim instanceof DedupWindow.Owner owner) {
-        toSend.add(new Outgoing(new ProducerRecord<>(topic, c.getEventId(), values[i]), owner, values[i].length));
+      if (claims[i] instanceof DedupWindow.Owner owner) {
+        toSend.add(new ProducerRecord<>(topic, events.get(i).getEventId(), values[i]));
+        owners.add(owner);
+        ownedBytes += values[i].length;
       } else {
         duplicates++;
-        unusedBytes += values[i].length;
-        if (claim instanceof DedupWindow.Wait wait) {
+        if (claims[i] instanceof DedupWindow.Wait wait) {
           waits.add(wait.outcome());
         }
       }
     }
-    release(values.length - toSend.size(), unusedBytes);
+    release(values.length - toSend.size(), bytes - ownedBytes);
 
-    Context context = vertx.getOrCreateContext();
-    Promise<SubmitResponse> promise = Promise.promise();
     SubmitResponse reply = SubmitResponse.newBuilder().setAccepted(events.size()).setDuplicates(duplicates).build();
-    RequestState state = new RequestState(toSend.size() + waits.size(), context, promise, reply);
-    if (state.remaining.get() == 0) {
-      promise.complete(reply);
-      return promise.future();
+    if (toSend.isEmpty() && waits.isEmpty()) {
+      return Future.succeededFuture(reply);
     }
+    Promise<SubmitResponse> promise = Promise.promise();
+    RequestState state = new RequestState(vertx.getOrCreateContext(), promise, reply, owners, ownedBytes,
+        (toSend.isEmpty() ? 0 : 1) + waits.size());
     inFlightRequests.incrementAndGet();
     for (CompletableFuture<Void> wait : waits) {
-      wait.whenComplete((ok, err) -> state.done(err));
+      wait.whenComplete((ok, err) -> state.partDone(err));
     }
-    send(toSend, state);
+    if (!toSend.isEmpty()) {
+      send(toSend, state);
+    }
     return promise.future();
   }
 
-  private void send(List<Outgoing> batch, RequestState state) {
-    for (Outgoing o : batch) {
+  /** Sends on the calling thread (the event loop): with max.block.ms=0 the producer never waits. */
+  private void send(List<ProducerRecord<String, byte[]>> records, RequestState state) {
+    Callback acknowledgement = (metadata, exception) -> state.sendDone(exception);
+    for (ProducerRecord<String, byte[]> record : records) {
       Throwable earlier = state.failure.get();
       if (earlier != null) {
-        complete(o, state, earlier); // the request fails anyway: do not write the rest
+        state.sendDone(earlier); // the request fails anyway: do not write the rest
         continue;
       }
       try {
-        producer.send(o.record(), new Acknowledgement(o, state));
+        producer.send(record, acknowledgement);
       } catch (RuntimeException e) {
         // send() throws (rather than calling back) for a closed producer and for records it
         // refuses outright.
-        complete(o, state, e);
+        state.sendDone(e);
       }
     }
-  }
-
-  private void complete(Outgoing o, RequestState state, Throwable error) {
-    if (error == null) {
-      dedup.written(o.claim());
-    } else {
-      dedup.failed(o.claim(), error);
-    }
-    release(1, o.bytes());
-    state.done(error);
   }
 
   /** Counts a request in; a request alone may exceed the limits (else it could never pass). */
@@ -202,28 +200,50 @@ final class FeedbackWriter {
     }
   }
 
-  private record Outgoing(ProducerRecord<String, byte[]> record, DedupWindow.Owner claim, int bytes) {}
-
-  /** One request's progress: how many sends and waits are outstanding, and the first error. */
+  /**
+   * One request's progress. Its sends settle together: when the last acknowledgement (or error)
+   * arrives, its ids are marked written (or forgotten) and its in-flight share released at once;
+   * the reply goes out when the sends and every id it waited for are settled.
+   */
   private final class RequestState {
-    final AtomicInteger remaining;
     final AtomicReference<Throwable> failure = new AtomicReference<>();
-    final Context context;
-    final Promise<SubmitResponse> promise;
-    final SubmitResponse reply;
+    private final Context context;
+    private final Promise<SubmitResponse> promise;
+    private final SubmitResponse reply;
+    private final List<DedupWindow.Owner> owners;
+    private final long ownedBytes;
+    private final AtomicInteger sendsLeft;
+    private final AtomicInteger partsLeft;
 
-    RequestState(int outstanding, Context context, Promise<SubmitResponse> promise, SubmitResponse reply) {
-      this.remaining = new AtomicInteger(outstanding);
+    RequestState(Context context, Promise<SubmitResponse> promise, SubmitResponse reply, List<DedupWindow.Owner> owners,
+        long ownedBytes, int parts) {
       this.context = context;
       this.promise = promise;
       this.reply = reply;
+      this.owners = owners;
+      this.ownedBytes = ownedBytes;
+      this.sendsLeft = new AtomicInteger(owners.size());
+      this.partsLeft = new AtomicInteger(parts);
     }
 
-    void done(Throwable error) {
+    /** One record acknowledged (error null) or failed. Runs on the producer's I/O thread. */
+    void sendDone(Throwable error) {
       if (error != null) {
         failure.compareAndSet(null, error);
       }
-      if (remaining.decrementAndGet() == 0) {
+      if (sendsLeft.decrementAndGet() == 0) {
+        dedup.settle(owners, failure.get());
+        release(owners.size(), ownedBytes);
+        partDone(null);
+      }
+    }
+
+    /** The sends, or one id another request was writing, are settled. */
+    void partDone(Throwable error) {
+      if (error != null) {
+        failure.compareAndSet(null, error);
+      }
+      if (partsLeft.decrementAndGet() == 0) {
         inFlightRequests.decrementAndGet();
         Throwable first = failure.get();
         // Back to the request's own context: its reply is written from there.
@@ -235,21 +255,6 @@ final class FeedbackWriter {
           }
         });
       }
-    }
-  }
-
-  private final class Acknowledgement implements Callback {
-    private final Outgoing outgoing;
-    private final RequestState state;
-
-    Acknowledgement(Outgoing outgoing, RequestState state) {
-      this.outgoing = outgoing;
-      this.state = state;
-    }
-
-    @Override
-    public void onCompletion(RecordMetadata metadata, Exception exception) {
-      complete(outgoing, state, exception);
     }
   }
 
