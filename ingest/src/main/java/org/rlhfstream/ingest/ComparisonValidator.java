@@ -59,7 +59,7 @@ final class ComparisonValidator {
           "holds " + items.size() + " comparisons; at most " + maxItems + " are allowed per request"));
     } else {
       for (int i = 0; i < items.size() && violations.size() < MAX_REPORTED; i++) {
-        check(items.get(i), batch ? "comparisons[" + i + "]." : "", violations);
+        check(items.get(i), batch ? "comparisons[" + i + "]." : "", violations, decoded.wire() != null);
       }
     }
     throwIfAny(violations);
@@ -78,16 +78,21 @@ final class ComparisonValidator {
     return new Submission(items, wire, principal.app());
   }
 
-  /** Checks one comparison, adding what is wrong to {@code out}; {@code prefix} ends with a dot or is empty. */
-  void check(Comparison c, String prefix, List<Violation> out) {
-    identifier(c.getEventId(), prefix + "event_id", true, EVENT_ID, "must be printable ASCII without spaces", out);
-    identifier(c.getTenant(), prefix + "tenant", true, TENANT, "may hold only letters, digits, '.', '_' and '-'", out);
-    identifier(c.getProject(), prefix + "project", false, null, null, out);
-    identifier(c.getLabelerId(), prefix + "labeler_id", false, null, null, out);
-    identifier(c.getSourceApp(), prefix + "source_app", false, null, null, out);
-    boolean promptOk = text(c.getPrompt(), prefix + "prompt", out);
-    boolean chosenOk = text(c.getChosen(), prefix + "chosen", out);
-    boolean rejectedOk = text(c.getRejected(), prefix + "rejected", out);
+  /**
+   * Checks one comparison, adding what is wrong to {@code out}; {@code prefix} ends with a dot or
+   * is empty. {@code wellFormedUtf8}: its strings were decoded from binary protobuf, whose parser
+   * already refused bytes that are not UTF-8, so only their lengths need checking.
+   */
+  void check(Comparison c, String prefix, List<Violation> out, boolean wellFormedUtf8) {
+    Strings strings = new Strings(out, wellFormedUtf8);
+    identifier(c.getEventId(), prefix + "event_id", true, EVENT_ID, "must be printable ASCII without spaces", strings);
+    identifier(c.getTenant(), prefix + "tenant", true, TENANT, "may hold only letters, digits, '.', '_' and '-'", strings);
+    identifier(c.getProject(), prefix + "project", false, null, null, strings);
+    identifier(c.getLabelerId(), prefix + "labeler_id", false, null, null, strings);
+    identifier(c.getSourceApp(), prefix + "source_app", false, null, null, strings);
+    boolean promptOk = text(c.getPrompt(), prefix + "prompt", strings);
+    boolean chosenOk = text(c.getChosen(), prefix + "chosen", strings);
+    boolean rejectedOk = text(c.getRejected(), prefix + "rejected", strings);
     if (promptOk && chosenOk && rejectedOk && c.getChosen().equals(c.getRejected())) {
       out.add(new Violation(prefix + "chosen", "not_equal", "must differ from rejected"));
     }
@@ -98,12 +103,12 @@ final class ComparisonValidator {
       }
     }
     if (c.hasPolicy()) {
-      identifier(c.getPolicy().getAdapterName(), prefix + "policy.adapter_name", true, null, null, out);
+      identifier(c.getPolicy().getAdapterName(), prefix + "policy.adapter_name", true, null, null, strings);
       if (c.getPolicy().getVersion() < 0) {
         out.add(new Violation(prefix + "policy.version", "range", "must not be negative"));
       }
     }
-    metadata(c.getMetadataMap(), prefix + "metadata", out);
+    metadata(c.getMetadataMap(), prefix + "metadata", strings);
     if (c.hasCreatedAt()) {
       Timestamp t = c.getCreatedAt();
       if (t.getNanos() < 0 || t.getNanos() > 999_999_999
@@ -115,8 +120,9 @@ final class ComparisonValidator {
   }
 
   private void identifier(String value, String field, boolean required, CharRule pattern, String patternRule,
-      List<Violation> out) {
-    int bytes = utf8Length(value, field, out);
+      Strings strings) {
+    List<Violation> out = strings.out;
+    int bytes = strings.length(value, field, limits.maxIdBytes());
     if (bytes < 0) {
       return;
     }
@@ -134,8 +140,9 @@ final class ComparisonValidator {
   }
 
   /** A required text; true when it is valid. */
-  private boolean text(String value, String field, List<Violation> out) {
-    int bytes = utf8Length(value, field, out);
+  private boolean text(String value, String field, Strings strings) {
+    List<Violation> out = strings.out;
+    int bytes = strings.length(value, field, limits.maxTextBytes());
     if (bytes < 0) {
       return false;
     }
@@ -154,7 +161,8 @@ final class ComparisonValidator {
     return true;
   }
 
-  private void metadata(Map<String, String> map, String field, List<Violation> out) {
+  private void metadata(Map<String, String> map, String field, Strings strings) {
+    List<Violation> out = strings.out;
     if (map.size() > limits.maxMetadataEntries()) {
       out.add(new Violation(field, "max_entries",
           "has " + map.size() + " entries; at most " + limits.maxMetadataEntries() + " are allowed"));
@@ -162,33 +170,49 @@ final class ComparisonValidator {
     }
     for (Map.Entry<String, String> e : map.entrySet()) {
       String entryField = field + "[" + e.getKey() + "]";
-      int keyBytes = utf8Length(e.getKey(), field + " (a key)", out);
+      int keyBytes = strings.length(e.getKey(), field + " (a key)", limits.maxIdBytes());
       if (keyBytes == 0) {
         out.add(new Violation(field, "required", "keys must not be empty"));
       } else if (keyBytes > limits.maxIdBytes()) {
         out.add(new Violation(entryField, "max_bytes", "the key is " + keyBytes + " bytes; at most " + limits.maxIdBytes()));
       }
-      int valueBytes = utf8Length(e.getValue(), entryField, out);
+      int valueBytes = strings.length(e.getValue(), entryField, limits.maxTextBytes());
       if (valueBytes > limits.maxTextBytes()) {
         out.add(new Violation(entryField, "max_bytes", "is " + valueBytes + " bytes; at most " + limits.maxTextBytes()));
       }
     }
   }
 
-  /**
-   * UTF-8 length, or -1 after reporting text that has no UTF-8 form: an unpaired surrogate (from
-   * a JSON escape such as "\ud800") or bytes that were not UTF-8 in the body.
-   */
-  private static int utf8Length(String value, String field, List<Violation> out) {
-    if (value.indexOf(ComparisonDecoder.INVALID_UTF8_MARK) >= 0) {
-      out.add(new Violation(field, "utf8", "is not valid UTF-8"));
-      return -1;
+  /** Measures strings for one comparison's check, reporting those that have no UTF-8 form. */
+  private static final class Strings {
+    final List<Violation> out;
+    final boolean wellFormed;
+
+    Strings(List<Violation> out, boolean wellFormed) {
+      this.out = out;
+      this.wellFormed = wellFormed;
     }
-    int length = Utf8Text.encodedLength(value);
-    if (length < 0) {
-      out.add(new Violation(field, "utf8", "is not valid UTF-8 (it holds an unpaired surrogate)"));
+
+    /**
+     * The UTF-8 length of {@code value}, or -1 after reporting text that has no UTF-8 form: an
+     * unpaired surrogate (from a JSON escape such as "\ud800") or bytes that were not UTF-8 in
+     * the body. Well-formed text shorter than a third of {@code limit} characters cannot exceed
+     * it, so its exact length is not needed: its char count is returned.
+     */
+    int length(String value, String field, int limit) {
+      if (wellFormed) {
+        return 3L * value.length() <= limit ? value.length() : Utf8Text.encodedLength(value);
+      }
+      if (value.indexOf(ComparisonDecoder.INVALID_UTF8_MARK) >= 0) {
+        out.add(new Violation(field, "utf8", "is not valid UTF-8"));
+        return -1;
+      }
+      int length = Utf8Text.encodedLength(value);
+      if (length < 0) {
+        out.add(new Violation(field, "utf8", "is not valid UTF-8 (it holds an unpaired surrogate)"));
+      }
+      return length;
     }
-    return length;
   }
 
   private static void checkTenants(Principal principal, List<Comparison> items, boolean batch) {

@@ -105,7 +105,7 @@ final class GrpcIngestApi {
         }
         byte[] bytes = message.getBytes();
         Comparison c = ComparisonDecoder.streamedComparison(bytes, path);
-        validator.check(c, path + ".", violations);
+        validator.check(c, path + ".", violations, true);
         ComparisonValidator.throwIfAny(violations);
         items.add(c);
         wire.add(bytes);

@@ -70,8 +70,8 @@ final class HttpIngestApi {
           BodyType type = bodyType(request.getHeader(HttpHeaders.CONTENT_TYPE));
           return readBody(request)
               .map(body -> type.json()
-                  ? ComparisonDecoder.fromJson(body.getBytes())
-                  : ComparisonDecoder.fromProtobuf(body.getBytes(), type.singleProtobuf()))
+                  ? ComparisonDecoder.fromJson(body)
+                  : ComparisonDecoder.fromProtobuf(body, type.singleProtobuf()))
               .map(decoded -> validator.prepare(principal, decoded, limits.maxBatchItems()));
         })
         .compose(writer::write)
@@ -124,28 +124,51 @@ final class HttpIngestApi {
   }
 
   /** Collects the body, refusing it (413) as soon as it is known to be too large. */
-  private Future<Buffer> readBody(HttpServerRequest request) {
+  private Future<byte[]> readBody(HttpServerRequest request) {
     long max = limits.maxBodyBytes();
     long declared = contentLength(request);
     if (declared > max) {
       return Future.failedFuture(tooLarge(declared));
     }
-    Promise<Buffer> promise = Promise.promise();
-    Buffer body = Buffer.buffer(declared > 0 ? (int) declared : 1024);
+    Promise<byte[]> promise = Promise.promise();
+    BodyBytes body = new BodyBytes(declared > 0 ? (int) declared : 4096);
     request.handler(chunk -> {
       if (promise.future().isComplete()) {
         return;
       }
-      if ((long) body.length() + chunk.length() > max) {
+      if ((long) body.size + chunk.length() > max) {
         promise.tryFail(tooLarge(-1));
       } else {
-        body.appendBuffer(chunk);
+        body.append(chunk);
       }
     });
-    request.endHandler(v -> promise.tryComplete(body));
+    request.endHandler(v -> promise.tryComplete(body.bytes()));
     request.exceptionHandler(promise::tryFail);
     request.resume();
     return promise.future();
+  }
+
+  /** A body collected straight into a byte array (sized by Content-Length when there is one). */
+  private static final class BodyBytes {
+    private byte[] data;
+    private int size;
+
+    BodyBytes(int capacity) {
+      data = new byte[capacity];
+    }
+
+    void append(Buffer chunk) {
+      int n = chunk.length();
+      if (size + n > data.length) {
+        data = java.util.Arrays.copyOf(data, Math.max(size + n, data.length * 2));
+      }
+      chunk.getBytes(0, n, data, size);
+      size += n;
+    }
+
+    byte[] bytes() {
+      return size == data.length ? data : java.util.Arrays.copyOf(data, size);
+    }
   }
 
   private void accepted(RoutingContext ctx, SubmitResponse reply, long start) {

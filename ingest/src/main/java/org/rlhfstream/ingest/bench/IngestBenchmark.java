@@ -84,7 +84,7 @@ public final class IngestBenchmark {
       int streamSize, int grpcStreams, Path workDir, String bootstrapServers, IngestConfig ingest) {
 
     public static Settings defaults(Path workDir) {
-      return new Settings(Duration.ofSeconds(15), Duration.ofSeconds(10), 256, 100, 32, 100, 16, workDir, null,
+      return new Settings(Duration.ofSeconds(15), Duration.ofSeconds(10), 256, 100, 64, 100, 32, workDir, null,
           IngestConfig.defaults());
     }
 
