@@ -108,7 +108,9 @@ final class ComparisonValidator {
         out.add(new Violation(prefix + "policy.version", "range", "must not be negative"));
       }
     }
-    metadata(c.getMetadataMap(), prefix + "metadata", strings);
+    if (c.getMetadataCount() > 0) {
+      metadata(c.getMetadataMap(), prefix + "metadata", strings);
+    }
     if (c.hasCreatedAt()) {
       Timestamp t = c.getCreatedAt();
       if (t.getNanos() < 0 || t.getNanos() > 999_999_999
