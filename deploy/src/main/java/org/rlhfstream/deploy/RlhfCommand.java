@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       UpCommand.class,
       KafkaCommand.class,
+      RewardCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class,
     })
@@ -33,12 +34,27 @@ public final class RlhfCommand implements Runnable {
   }
 
   public static void main(String[] args) {
+    // Everything DJL needs is on the classpath; never try to download at run time.
+    if (System.getProperty("ai.djl.offline") == null) {
+      System.setProperty("ai.djl.offline", "true");
+    }
     System.exit(execute(args));
   }
 
-  /** Runs the command line without exiting the JVM (tests call this). */
+  /** Runs the command line without exiting the JVM. */
   public static int execute(String... args) {
     return newCommandLine().execute(args);
+  }
+
+  /** Runs the command line with its output and errors captured (tests call this). */
+  public static int execute(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
+    CommandLine cli = newCommandLine();
+    cli.setOut(out);
+    cli.setErr(err);
+    int code = cli.execute(args);
+    out.flush();
+    err.flush();
+    return code;
   }
 
   static CommandLine newCommandLine() {
