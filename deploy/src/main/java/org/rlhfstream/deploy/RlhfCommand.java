@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
       UpCommand.class,
       KafkaCommand.class,
       RewardCommand.class,
+      GenerateCommand.class,
+      ScoreCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class,
     })
