@@ -76,6 +76,32 @@ class SafeTensorsTest {
     }
   }
 
+  /**
+   * A tensor that starts past 2 GiB in its file (a sparse file: the 2.2 GB in front of it take no
+   * disk) is read by position, not through one heap array.
+   */
+  @Test
+  void tensorsPastTwoGigabytesAreRead(@TempDir Path tmp) throws Exception {
+    long big = 2_200_000_000L;
+    byte[] header = ("{\"pad\":{\"dtype\":\"U8\",\"shape\":[" + big + "],\"data_offsets\":[0," + big + "]},"
+        + "\"x\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[" + big + "," + (big + 8) + "]}}").getBytes();
+    Path file = tmp.resolve("large.safetensors");
+    try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+      ByteBuffer head = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
+      raf.write(head.array());
+      raf.write(header);
+      raf.seek(8 + header.length + big);
+      ByteBuffer x = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      for (float v : new float[] {1.5f, -2f, 0.25f, 3f}) {
+        x.putShort(SafeTensors.toBfloat16(v));
+      }
+      raf.write(x.array());
+    }
+    try (NDManager m = NDManager.newBaseManager(); SafeTensors.Reader r = SafeTensors.Reader.open(file)) {
+      assertArrayEquals(new float[] {1.5f, -2f, 0.25f, 3f}, r.read("x", m, DataType.FLOAT32).toFloatArray());
+    }
+  }
+
   @Test
   void bfloat16RoundsToNearestEven() {
     assertEquals((short) 0x3f80, SafeTensors.toBfloat16(1.0f));
