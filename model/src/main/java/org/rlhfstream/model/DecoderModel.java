@@ -610,7 +610,13 @@ public final class DecoderModel implements AutoCloseable {
   public void save(Path dir, SafeTensors.Dtype dtype, long maxShardBytes) throws IOException {
     Files.createDirectories(dir);
     CheckpointFiles.write(dir, stateDict(), dtype, maxShardBytes);
-    Files.writeString(dir.resolve("config.json"), config.toJson(), StandardCharsets.UTF_8);
+    String dtypeName = switch (dtype) {
+      case BF16 -> "bfloat16";
+      case F16 -> "float16";
+      case F64 -> "float64";
+      default -> "float32";
+    };
+    Files.writeString(dir.resolve("config.json"), config.toJson(dtypeName), StandardCharsets.UTF_8);
   }
 
   // ---------------------------------------------------------------------------------------------

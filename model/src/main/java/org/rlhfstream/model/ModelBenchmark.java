@@ -149,7 +149,10 @@ public final class ModelBenchmark {
    * ever add time, so the minimum is the most repeatable estimate (torch_bench.py does the same).
    */
   private static double timed(Case c, Runnable step) {
-    for (int i = 0; i < c.warmup(); i++) {
+    // Warm up for the given iterations and at least two seconds: right after start-up the JIT
+    // compiles on the same two cores, and a tiny step would be timed against it.
+    long warmStart = System.nanoTime();
+    for (int i = 0; i < c.warmup() || System.nanoTime() - warmStart < 2_000_000_000L; i++) {
       step.run();
     }
     long best = Long.MAX_VALUE;
