@@ -70,6 +70,24 @@ class TrainingTest {
   }
 
   @Test
+  void adamWGroupsHaveTheirOwnLearningRates() {
+    try (NDManager m = NDManager.newBaseManager()) {
+      NDArray a = m.create(new float[] {1, 1}, new Shape(1, 2));
+      NDArray b = m.create(new float[] {1, 1}, new Shape(1, 2));
+      a.setRequiresGradient(true);
+      b.setRequiresGradient(true);
+      List<Parameter> params = List.of(new Parameter("a", a), new Parameter("b", b));
+      try (AdamW opt = new AdamW(m, new AdamW.Config(0.9, 0.999, 1e-8, 0.0), p -> true)) {
+        Backprop.run(m, step -> a.sum().add(b.sum()));
+        opt.step(params, p -> p.name().equals("a") ? 0.1 : 0.0);
+      }
+      // First Adam step moves by lr·sign(g): a by 0.1, b not at all.
+      assertArrayEquals(new float[] {0.9f, 0.9f}, a.toFloatArray(), 1e-5f);
+      assertArrayEquals(new float[] {1f, 1f}, b.toFloatArray(), 0f);
+    }
+  }
+
+  @Test
   void adamWStateSavesAndRestores(@TempDir Path tmp) throws Exception {
     float[] c = {0.3f, -0.2f, 0.7f, 1.5f};
     float[] continued;
