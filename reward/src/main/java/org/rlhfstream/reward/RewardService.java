@@ -146,7 +146,9 @@ public final class RewardService implements HttpContribution {
           .end(new JsonObject().put("error", "no reward model has been released yet").encode());
       return;
     }
-    scorer.score(pairs).whenComplete((scores, err) -> vertx.runOnContext(v -> {
+    // Scoring runs on the scorer's thread; the reply is written back on this request's event loop.
+    io.vertx.core.Context requestContext = ctx.vertx().getOrCreateContext();
+    scorer.score(pairs).whenComplete((scores, err) -> requestContext.runOnContext(v -> {
       if (err != null) {
         ctx.response().setStatusCode(500).putHeader("content-type", "application/json")
             .end(new JsonObject().put("error", String.valueOf(err.getMessage())).encode());
