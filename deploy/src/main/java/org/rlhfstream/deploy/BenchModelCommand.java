@@ -41,6 +41,10 @@ public final class BenchModelCommand implements Callable<Integer> {
   @Option(names = "--iters", defaultValue = "5", description = "Timed iterations for the ~25M preset, best one reported (default: ${DEFAULT-VALUE}; tiny uses 20).")
   int iters;
 
+  @Option(names = "--rounds", defaultValue = "2",
+      description = "Rounds in which Java and PyTorch take turns; each side's best is reported (default: ${DEFAULT-VALUE}).")
+  int rounds;
+
   @Option(names = "--output", defaultValue = "text", description = "text or json (json: one JSON object as the last line).")
   String output;
 
@@ -51,8 +55,8 @@ public final class BenchModelCommand implements Callable<Integer> {
     if (!output.equals("text") && !output.equals("json")) {
       throw new UserError("--output must be text or json");
     }
-    if (threads < 1 || batch < 1 || seq < 2 || iters < 1) {
-      throw new UserError("--threads, --batch and --iters must be >= 1 and --seq >= 2");
+    if (threads < 1 || batch < 1 || seq < 2 || iters < 1 || rounds < 1) {
+      throw new UserError("--threads, --batch, --iters and --rounds must be >= 1 and --seq >= 2");
     }
     if (seq > ModelPresets.SMALL_25M.config().maxPositions()) {
       throw new UserError("--seq must be at most " + ModelPresets.SMALL_25M.config().maxPositions() + " (the preset's context)");
@@ -73,7 +77,7 @@ public final class BenchModelCommand implements Callable<Integer> {
         new ModelBenchmark.Case(ModelPresets.SMALL_25M, batch, seq, 1, iters));
     List<ModelBenchmark.Comparison> results;
     try {
-      results = ModelBenchmark.run(new ModelBenchmark.Settings(cases, threads, py, line -> {
+      results = ModelBenchmark.run(new ModelBenchmark.Settings(cases, threads, py, rounds, line -> {
         out.println("  running " + line);
         out.flush();
       }));
@@ -119,6 +123,7 @@ public final class BenchModelCommand implements Callable<Integer> {
         json.put(p + "seq", c.java().seq());
       }
       json.put("threads", threads);
+      json.put("rounds", rounds);
       json.put("load_average_before", loadBefore);
       json.put("load_average_after", loadAfter);
       out.println(json.encode());
