@@ -18,6 +18,8 @@ import picocli.CommandLine.Command;
       IngestCommand.class,
       KafkaCommand.class,
       RewardCommand.class,
+      GenerateCommand.class,
+      ScoreCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class,
     })

@@ -78,13 +78,22 @@ public final class AdamW implements AutoCloseable {
 
   /** Updates every trainable parameter that has a gradient, at learning rate {@code lr}. */
   public void step(List<Parameter> params, double lr) {
+    step(params, p -> lr);
+  }
+
+  /**
+   * One optimizer step with a learning rate per parameter: parameter groups, e.g. a fresh score
+   * head at ten times the rate of the LoRA weights ({@code p -> p.isLora() ? lr : 10 * lr}).
+   */
+  public void step(List<Parameter> params, java.util.function.ToDoubleFunction<Parameter> lrOf) {
     step++;
     double bc1 = 1 - Math.pow(config.beta1(), step);
     double bc2 = 1 - Math.pow(config.beta2(), step);
-    double stepSize = lr / bc1;
     double sqrtBc2 = Math.sqrt(bc2);
     try (NoGrad ignored = NoGrad.enter(); NDManager scratch = manager.newSubManager()) {
       for (Parameter p : params) {
+        double lr = lrOf.applyAsDouble(p);
+        double stepSize = lr / bc1;
         try (NDManager local = scratch.newSubManager()) {
           NDArray g = Gradients.of(p, local);
           if (g == null) {
