@@ -144,33 +144,12 @@ final class DedupWindow {
 
   /** Kafka acknowledged the owner's write. */
   void written(Owner owner) {
-    CompletableFuture<Void> waiters;
-    synchronized (this) {
-      Entry e = owner.entry();
-      e.pending = false;
-      e.writtenAt = clock.getAsLong();
-      waiters = e.waiters;
-      e.waiters = null;
-      if (capacity == 0 || windowNanos == 0) {
-        entries.remove(owner.key(), e);
-      }
-      evict(e.writtenAt);
-    }
-    if (waiters != null) {
-      waiters.complete(null); // outside the lock: waiters run their callbacks here
-    }
+    settle(List.of(owner), null);
   }
 
   /** The owner's write failed: forget the id, so that the resend writes it. */
   void failed(Owner owner, Throwable cause) {
-    CompletableFuture<Void> waiters;
-    synchronized (this) {
-      entries.remove(owner.key(), owner.entry());
-      waiters = owner.entry().waiters;
-    }
-    if (waiters != null) {
-      waiters.completeExceptionally(cause);
-    }
+    settle(List.of(owner), cause);
   }
 
   synchronized int size() {

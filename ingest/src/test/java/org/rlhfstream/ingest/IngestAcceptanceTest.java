@@ -223,7 +223,7 @@ class IngestAcceptanceTest {
   void stoppingFinishesTheRequestsInFlightThenRefusesNewOnes(Vertx vertx) throws Exception {
     // A second ingest whose producer lingers, so that requests are still in flight when it stops.
     TestIngest slow = TestIngest.start(vertx, kafka.bootstrapServers(), c -> c.withProducer(new IngestConfig.Producer(
-        Duration.ofMillis(800), 256 * 1024, "none", Duration.ofSeconds(2), Duration.ofSeconds(5), Map.of())));
+        Duration.ofSeconds(3), 256 * 1024, "none", Duration.ofSeconds(2), Duration.ofSeconds(10), Map.of())));
     List<Comparison> events = IntStream.range(0, 10).mapToObj(i -> TestIngest.comparison(TestIngest.uniqueId())).toList();
     List<Future<HttpResponse<Buffer>>> sent = events.stream()
         .map(c -> slow.http.post(HttpIngestApi.PATH)

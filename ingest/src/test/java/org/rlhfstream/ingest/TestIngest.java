@@ -3,7 +3,6 @@ package org.rlhfstream.ingest;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
@@ -164,11 +163,6 @@ final class TestIngest implements AutoCloseable {
     } catch (RuntimeException notOk) {
       return new GrpcResult(response.status(), response.statusMessage(), null);
     }
-  }
-
-  /** A plain HTTP/1.1 client, for requests the web client would tidy up. */
-  static WebClientOptions http11() {
-    return new WebClientOptions().setProtocolVersion(HttpVersion.HTTP_1_1);
   }
 
   @Override
