@@ -44,6 +44,7 @@ class KafkaOutageTest {
   private final AtomicInteger unavailable = new AtomicInteger();
   private final AtomicInteger outstanding = new AtomicInteger();
   private final Set<String> retryAfterSeen = ConcurrentHashMap.newKeySet();
+  private final Set<String> refusals = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean running = new AtomicBoolean(true);
 
   @Test
@@ -51,7 +52,8 @@ class KafkaOutageTest {
     TestIngest ingest = TestIngest.start(vertx, kafka.bootstrapServers(), c -> c
         .withProducer(new IngestConfig.Producer(Duration.ofMillis(2), 256 * 1024, "none", Duration.ofSeconds(1),
             Duration.ofSeconds(3), Map.of()))
-        .withLimits(new IngestConfig.Limits(1000, 1000, 64 * 1024, 128, 8, 1 << 20, 200, 8 << 20, Duration.ofSeconds(1))));
+        // At most 4 events may wait for Kafka: 8 senders overrun that as soon as Kafka stalls.
+        .withLimits(new IngestConfig.Limits(1000, 1000, 64 * 1024, 128, 8, 1 << 20, 4, 8 << 20, Duration.ofSeconds(1))));
     try {
       for (int i = 0; i < SENDERS; i++) {
         sendLoop(vertx, ingest);
@@ -60,7 +62,8 @@ class KafkaOutageTest {
 
       kafka.stop();
       int acceptedAtStop = accepted.get();
-      awaitTrue(() -> unavailable.get() >= SENDERS, "503s while Kafka is down");
+      awaitTrue(() -> refusals.containsAll(Set.of("kafka_unavailable", "overloaded")),
+          "503 kafka_unavailable (Kafka did not acknowledge in time) and 503 overloaded (in-flight bound) while Kafka is down");
       awaitTrue(() -> status(ingest, "/health/ready") == 503, "readiness reports Kafka down");
       assertTrue(accepted.get() - acceptedAtStop < 200,
           "only requests already in the producer when the broker stopped may still be acknowledged");
@@ -117,6 +120,7 @@ class KafkaOutageTest {
           } else if (status == 503) {
             unavailable.incrementAndGet();
             retryAfterSeen.add(String.valueOf(ar.result().getHeader("Retry-After")));
+            refusals.add(ar.result().bodyAsJsonObject().getString("error"));
           }
           outstanding.decrementAndGet();
           if (status == 202) {
