@@ -29,7 +29,7 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
     if (!(dropout >= 0 && dropout < 1)) {
       throw new IllegalArgumentException("LoRA dropout must be in [0, 1), got " + dropout);
     }
-    targetModules = List.copyOf(targetModules);
+    targetModules = List.copyOf(new java.util.TreeSet<>(targetModules)); // canonical order: PEFT writes a set
     if (targetModules.isEmpty()) {
       throw new IllegalArgumentException("LoRA needs at least one target module");
     }
