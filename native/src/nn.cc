@@ -247,7 +247,8 @@ DJL_NATIVE(jlong, torchNNLpPool)(JNIEnv* env, jobject, jlong h, jdouble normType
 DJL_NATIVE(jlong, torchNNInterpolate)(JNIEnv* env, jobject, jlong h, jlongArray size, jint mode,
                                       jboolean alignCorners) {
   BRIDGE_TRY
-  auto o = longs(env, size);
+  std::vector<int64_t> sizes = longs(env, size);
+  at::IntArrayRef o(sizes);
   const at::Tensor& t = tensor(h);
   switch (mode) {
     case 0:
