@@ -17,6 +17,10 @@
 # the environment that makes any DJL program use the bridge.
 set -euo pipefail
 
+# Everything runs inside main, which bash reads whole before running it (so editing this file
+# during a build does not disturb the build).
+main() {
+
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 torch_dir=""
@@ -65,12 +69,17 @@ lib="$torch_dir/lib"
 [ -f "$inc/torch/csrc/api/include/torch/version.h" ] || die "PyTorch headers not found under $inc (a pip wheel or libtorch has them)"
 
 if [ -z "$torch_version" ]; then
+  # torch/version.h holds the numbers, or (2.9+) includes torch/headeronly/version.h that does.
   vh="$inc/torch/csrc/api/include/torch/version.h"
-  torch_version="$(sed -n 's/^#define TORCH_VERSION_MAJOR \([0-9]*\).*/\1/p' "$vh").$(sed -n 's/^#define TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' "$vh").$(sed -n 's/^#define TORCH_VERSION_PATCH \([0-9]*\).*/\1/p' "$vh")"
+  [ -f "$inc/torch/headeronly/version.h" ] && vh="$inc/torch/headeronly/version.h"
+  field() { sed -n "s/^#define TORCH_VERSION_$1 \\([0-9]*\\).*/\\1/p" "$vh" | head -1; }
+  torch_version="$(field MAJOR).$(field MINOR).$(field PATCH)"
+  [[ "$torch_version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "cannot read the PyTorch version from $vh"
   [ -f "$torch_dir/build-version" ] && torch_version="$(cat "$torch_dir/build-version")"
 fi
 if [ -z "$abi" ]; then
-  if nm -D --defined-only "$lib/libc10.so" 2>/dev/null | grep -q '__cxx11'; then abi=1; else abi=0; fi
+  # Libraries built with the C++11 ABI export std::__cxx11 symbols.
+  if [ "$(nm -D --defined-only "$lib/libc10.so" 2>/dev/null | grep -c '__cxx11')" -gt 0 ]; then abi=1; else abi=0; fi
 fi
 has_cuda=0
 [ -f "$lib/libtorch_cuda.so" ] && has_cuda=1
@@ -115,7 +124,11 @@ fi
 echo "build-bridge: PyTorch $torch_version ($flavor, C++11 ABI $abi) at $torch_dir"
 build="$root/native/build/$plain_version-$flavor"
 mkdir -p "$build"
-cxxflags=(-std=c++17 -O2 -fPIC -fvisibility=hidden -Wno-deprecated-declarations -Wno-unused-parameter
+# PyTorch 2.10+ headers are written for C++20; older ones for C++17.
+std=c++17
+major="${plain_version%%.*}"; minor="$(cut -d. -f2 <<<"$plain_version")"
+if [ "$major" -gt 2 ] || { [ "$major" -eq 2 ] && [ "$minor" -ge 10 ]; }; then std=c++20; fi
+cxxflags=(-std=$std -O2 -fPIC -fvisibility=hidden -Wno-deprecated-declarations -Wno-unused-parameter
   "${defines[@]}" -I"$here/src" -I"$inc" -I"$inc/torch/csrc/api/include" -I"$jni_dir" -I"$jni_md")
 
 start=$(date +%s)
@@ -123,10 +136,31 @@ objects=()
 for src in "$here"/src/*.cc; do
   objects+=("$build/$(basename "${src%.cc}").o")
 done
-# One compiler per source file, $jobs at a time; every failure's messages are shown.
-printf '%s\n' "$here"/src/*.cc | xargs -P "$jobs" -I{} sh -c \
-  'obj="$0/$(basename "{}" .cc).o"; "$1" $2 -c "{}" -o "$obj" 2>"$obj.log" || { cat "$obj.log" >&2; exit 1; }' \
-  "$build" "$cxx" "${cxxflags[*]}" || die "compilation failed (errors above)"
+# One compiler per source file, $jobs at a time; every failure's messages are shown. An object
+# is up to date when newer than its source, the shared header, the JNI headers and this script.
+compile_one() {
+  local src="$1" obj="$2"
+  if [ "$obj" -nt "$src" ] && [ "$obj" -nt "$here/src/bridge.h" ] && [ "$obj" -nt "$here/build-bridge.sh" ] \
+      && [ -z "$(find "$here/src/jni" -newer "$obj")" ]; then
+    return 0
+  fi
+  "$cxx" "${cxxflags[@]}" -c "$src" -o "$obj" 2>"$obj.log" || { cat "$obj.log" >&2; rm -f "$obj"; return 1; }
+}
+failed=0
+running=0
+for src in "$here"/src/*.cc; do
+  compile_one "$src" "$build/$(basename "${src%.cc}").o" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || failed=1
+    running=$((running - 1))
+  fi
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || failed=1
+  running=$((running - 1))
+done
+[ "$failed" = 0 ] || die "compilation failed (errors above)"
 so="$build/libdjl_torch.so"
 "$cxx" -shared -o "$so" "${objects[@]}" -L"$lib" -Wl,--no-as-needed "${libs[@]}" -Wl,--as-needed \
   -Wl,-rpath,"$lib" -ldl
@@ -158,3 +192,6 @@ EOF
 echo "build-bridge: installed $dest/$djl_version-libdjl_torch.so"
 echo "build-bridge: manifest $manifest (the rlhf commands use it; check with: rlhf doctor)"
 echo "build-bridge: for other DJL programs: source $home/bridge.env"
+}
+
+main "$@"

@@ -42,7 +42,8 @@ at::Tensor composedAttention(const at::Tensor& q, const at::Tensor& k, const at:
     at::Tensor future = at::ones({t, s}, q.options().dtype(at::kBool)).triu(1);
     scores = scores.masked_fill(future, -std::numeric_limits<double>::infinity());
   }
-  return scores.softmax(-1, at::kFloat).to(q.scalar_type()).matmul(v);
+  at::ScalarType softmaxType = q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;  // at least float32
+  return scores.softmax(-1, softmaxType).to(q.scalar_type()).matmul(v);
 }
 
 std::string sdpaBackends() {
@@ -234,14 +235,64 @@ FAST_NATIVE(jlong, clipGradNorm)(JNIEnv* env, jclass, jlongArray paramHandles, j
   BRIDGE_CATCH(0)
 }
 
-// Hugging Face's LlamaRMSNorm / Qwen2RMSNorm: normalize in float32, cast back, then scale.
+// Hugging Face's LlamaRMSNorm / Qwen2RMSNorm: normalize in float32 (16-bit inputs widened), cast back,
+// then scale.
 FAST_NATIVE(jlong, rmsNorm)(JNIEnv* env, jclass, jlong xh, jlong wh, jdouble eps) {
   BRIDGE_TRY
   const at::Tensor& x = tensor(xh);
-  at::Tensor x32 = x.to(at::kFloat);
+  at::Tensor x32 = (x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16) ? x.to(at::kFloat) : x;
   at::Tensor y = x32.mul(x32.pow(2).mean(-1, true).add(eps).rsqrt());
   return wrap(tensor(wh).mul(y.to(x.scalar_type())));
   BRIDGE_CATCH(0)
+}
+
+FAST_NATIVE(jlong, loraLinear)(JNIEnv* env, jclass, jlong xh, jlong wh, jlong bh, jlong ah, jlong bBh, jdouble scaling,
+                               jdouble dropout, jboolean training) {
+  BRIDGE_TRY
+  const at::Tensor& x = tensor(xh);
+  c10::optional<at::Tensor> bias;
+  if (bh != 0) {
+    bias = tensor(bh);
+  }
+  at::Tensor y = at::linear(x, tensor(wh), bias);
+  if (ah == 0) {
+    return wrap(y);
+  }
+  at::Tensor h = training && dropout > 0 ? at::dropout(x, dropout, true) : x;
+  at::Tensor a = tensor(ah).to(x.scalar_type());
+  at::Tensor b = tensor(bBh).to(x.scalar_type());
+  return wrap(y.add(at::linear(at::linear(h, a), b).mul(scaling)));
+  BRIDGE_CATCH(0)
+}
+
+FAST_NATIVE(jlong, rotary)(JNIEnv* env, jclass, jlong xh, jlong cosh, jlong sinh) {
+  BRIDGE_TRY
+  const at::Tensor& x = tensor(xh);
+  auto halves = x.chunk(2, -1);
+  at::Tensor rotated = at::cat({halves[1].neg(), halves[0]}, -1);
+  return wrap(x.mul(tensor(cosh)).add(rotated.mul(tensor(sinh))));
+  BRIDGE_CATCH(0)
+}
+
+FAST_NATIVE(jlong, swiglu)(JNIEnv* env, jclass, jlong gate, jlong up) {
+  BRIDGE_TRY
+  return wrap(at::silu(tensor(gate)).mul(tensor(up)));
+  BRIDGE_CATCH(0)
+}
+
+FAST_NATIVE(void, zeroGrads)(JNIEnv* env, jclass, jlongArray paramHandles) {
+  BRIDGE_TRY
+  at::NoGradGuard noGrad;
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor& p : tensors(env, paramHandles)) {
+    if (p.grad().defined()) {
+      grads.push_back(p.grad());
+    }
+  }
+  if (!grads.empty()) {
+    at::_foreach_zero_(grads);
+  }
+  BRIDGE_CATCH()
 }
 
 FAST_NATIVE(void, synchronize)(JNIEnv* env, jclass) {

@@ -73,6 +73,38 @@ JNIEXPORT jlong JNICALL Java_org_rlhfstream_model_nativeops_FastOpsNative_rmsNor
 
 /*
  * Class:     org_rlhfstream_model_nativeops_FastOpsNative
+ * Method:    loraLinear
+ * Signature: (JJJJJDDZ)J
+ */
+JNIEXPORT jlong JNICALL Java_org_rlhfstream_model_nativeops_FastOpsNative_loraLinear
+  (JNIEnv *, jclass, jlong, jlong, jlong, jlong, jlong, jdouble, jdouble, jboolean);
+
+/*
+ * Class:     org_rlhfstream_model_nativeops_FastOpsNative
+ * Method:    rotary
+ * Signature: (JJJ)J
+ */
+JNIEXPORT jlong JNICALL Java_org_rlhfstream_model_nativeops_FastOpsNative_rotary
+  (JNIEnv *, jclass, jlong, jlong, jlong);
+
+/*
+ * Class:     org_rlhfstream_model_nativeops_FastOpsNative
+ * Method:    swiglu
+ * Signature: (JJ)J
+ */
+JNIEXPORT jlong JNICALL Java_org_rlhfstream_model_nativeops_FastOpsNative_swiglu
+  (JNIEnv *, jclass, jlong, jlong);
+
+/*
+ * Class:     org_rlhfstream_model_nativeops_FastOpsNative
+ * Method:    zeroGrads
+ * Signature: ([J)V
+ */
+JNIEXPORT void JNICALL Java_org_rlhfstream_model_nativeops_FastOpsNative_zeroGrads
+  (JNIEnv *, jclass, jlongArray);
+
+/*
+ * Class:     org_rlhfstream_model_nativeops_FastOpsNative
  * Method:    synchronize
  * Signature: ()V
  */

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       UpCommand.class,
       KafkaCommand.class,
       BenchCommand.class,
+      DoctorCommand.class,
       CommandLine.HelpCommand.class,
     })
 public final class RlhfCommand implements Runnable {

@@ -50,6 +50,22 @@ final class FastOpsNative {
   /** RMSNorm as Hugging Face computes it: in float32, cast back, times the weight. */
   static native long rmsNorm(long x, long weight, double eps);
 
+  /**
+   * A linear layer with a LoRA update: {@code x·Wᵀ + b + scaling · (dropout(x)·A'ᵀ)·B'ᵀ}, where A'
+   * and B' are A and B in x's type (differentiable casts). bias 0 for none; a = 0 for no adapter.
+   */
+  static native long loraLinear(long x, long weight, long bias, long a, long b, double scaling, double dropout,
+      boolean training);
+
+  /** Rotary embedding {@code x·cos + rotate_half(x)·sin}, rotate_half(x) = cat(−x₂, x₁) on the last axis. */
+  static native long rotary(long x, long cos, long sin);
+
+  /** SwiGLU: {@code silu(gate) · up}. */
+  static native long swiglu(long gate, long up);
+
+  /** Zeroes the gradients of the parameters that have one (one kernel per list where PyTorch can). */
+  static native void zeroGrads(long[] params);
+
   /** Waits for the device's queued work (no-op on the CPU). */
   static native void synchronize();
 

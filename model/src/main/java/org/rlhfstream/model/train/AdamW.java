@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +15,7 @@ import org.rlhfstream.model.ModelInputException;
 import org.rlhfstream.model.NoGrad;
 import org.rlhfstream.model.Parameter;
 import org.rlhfstream.model.io.SafeTensors;
+import org.rlhfstream.model.nativeops.FastOps;
 
 /**
  * AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"), written over NDArrays so
@@ -76,9 +78,17 @@ public final class AdamW implements AutoCloseable {
     this.manager = stateManager.newSubManager();
   }
 
-  /** Updates every trainable parameter that has a gradient, at learning rate {@code lr}. */
+  /**
+   * Updates every trainable parameter that has a gradient, at learning rate {@code lr}. With the
+   * native bridge the update is PyTorch's own AdamW kernel (fused over all parameters of a group
+   * on CUDA), else the composition below.
+   */
   public void step(List<Parameter> params, double lr) {
     step++;
+    if (FastOps.available()) {
+      fusedStep(params, lr);
+      return;
+    }
     double bc1 = 1 - Math.pow(config.beta1(), step);
     double bc2 = 1 - Math.pow(config.beta2(), step);
     double stepSize = lr / bc1;
@@ -110,6 +120,28 @@ public final class AdamW implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** The same update through FastOps.adamw: one call for the decayed group, one for the rest. */
+  private void fusedStep(List<Parameter> params, double lr) {
+    List<NDArray> decayP = new ArrayList<>();
+    List<NDArray> decayM = new ArrayList<>();
+    List<NDArray> decayV = new ArrayList<>();
+    List<NDArray> plainP = new ArrayList<>();
+    List<NDArray> plainM = new ArrayList<>();
+    List<NDArray> plainV = new ArrayList<>();
+    for (Parameter p : params) {
+      if (!p.trainable()) {
+        continue;
+      }
+      boolean decay = config.weightDecay() > 0 && decayed.test(p);
+      (decay ? decayP : plainP).add(p.array());
+      (decay ? decayM : plainM).add(state(expAvg, p));
+      (decay ? decayV : plainV).add(state(expAvgSq, p));
+    }
+    FastOps.adamw(decayP, decayM, decayV, step, lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay(),
+        false);
+    FastOps.adamw(plainP, plainM, plainV, step, lr, config.beta1(), config.beta2(), config.eps(), 0.0, false);
   }
 
   private NDArray state(Map<String, NDArray> map, Parameter p) {
