@@ -225,7 +225,8 @@ class BridgeParityTest {
   /**
    * bf16 keeps about 3 significant digits: each weight and activation is rounded to 8 bits of
    * mantissa (relative error 2⁻⁹ ≈ 0.2%), and the logits of this 2-layer model gather a few such
-   * roundings. Bound: 3% of the largest logit, and the same top token at every position.
+   * roundings. Bound: 3% of the largest logit, and the same top token at every position but
+   * near-ties.
    */
   @Test
   void bf16LogitsStayWithinBf16ToleranceOfHuggingFace() throws Exception {
@@ -244,9 +245,15 @@ class BridgeParityTest {
         float[] d = diff(logits, golden);
         assertTrue(d[0] <= 0.03f * d[1], "bf16" + (adapter ? " adapter" : "") + ": max |logits - HF| = " + d[0]
             + " for logits up to " + d[1]);
-        long[] top = logits.toType(DataType.FLOAT32, false).argMax(-1).toDevice(ai.djl.Device.cpu(), false).toLongArray();
-        long[] want = golden.argMax(-1).toLongArray();
-        assertArrayEquals(want, top, "bf16 top token per position");
+        // The same top token at every position, except near-ties (see bf16GreedyDecodingMatchesUpToNearTies).
+        float[] got = logits.toType(DataType.FLOAT32, false).toDevice(ai.djl.Device.cpu(), false).toFloatArray();
+        float[] want = golden.toFloatArray();
+        int v = model.config().vocabSize();
+        for (int pos = 0; pos < want.length / v; pos++) {
+          if (margin(want, pos * v, v) >= NEAR_TIE) {
+            assertEquals(argMax(want, pos * v, v), argMax(got, pos * v, v), "bf16 top token at position " + pos);
+          }
+        }
       }
     }
   }

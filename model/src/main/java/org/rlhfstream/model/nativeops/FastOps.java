@@ -149,8 +149,14 @@ public final class FastOps {
       return result(x, FastOpsNative.cast(handle(x), type.ordinal()));
     }
     if (type.getNumOfBytes() > x.getDataType().getNumOfBytes() && type.isFloating()) {
-      // Promotion: x * 1 in the wider type keeps the graph.
-      return x.mul(x.getManager().ones(new Shape(), type));
+      // Promotion keeps the graph: x · 1 with a 1 of the wider type. The 1 has x's rank (sizes 1),
+      // since a 0-dimensional operand would not promote a float tensor; a scalar x is lifted to
+      // rank 1 and back.
+      int rank = x.getShape().dimension();
+      long[] ones = new long[Math.max(1, rank)];
+      java.util.Arrays.fill(ones, 1);
+      NDArray one = x.getManager().ones(new Shape(ones), type);
+      return rank == 0 ? x.reshape(1).mul(one).reshape(new Shape()) : x.mul(one);
     }
     if (JniUtils.isGradMode() && x.hasGradient()) {
       throw new UnsupportedOperationException("a differentiable cast from " + x.getDataType() + " to " + type
