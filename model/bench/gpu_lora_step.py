@@ -23,33 +23,40 @@ import torch
 PEAK_FLOPS = 790e12
 
 
-def qwen_config(attn):
+def qwen_config():
     from transformers import Qwen2Config
 
+    # The rope base is left at its default: it changes the numbers, not the work.
     return Qwen2Config(
         vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
         num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
-        rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=True,
-        attn_implementation=attn, use_cache=False, initializer_range=0.02)
+        rms_norm_eps=1e-6, tie_word_embeddings=True, use_cache=False, initializer_range=0.02)
 
 
 def build(dtype, attn):
     from peft import LoraConfig, get_peft_model
-    from transformers import Qwen2ForCausalLM
+    from transformers import AutoModelForCausalLM
 
     torch.manual_seed(42)
+    config = qwen_config()
     with torch.device("cuda"):
-        model = Qwen2ForCausalLM(qwen_config(attn)).to(dtype)
+        try:
+            model = AutoModelForCausalLM.from_config(config, attn_implementation=attn)
+        except TypeError:
+            config._attn_implementation = attn
+            model = AutoModelForCausalLM.from_config(config)
+    model = model.to(dtype)
+    impl = getattr(model.config, "_attn_implementation", "?")
     base_params = sum(p.numel() for p in model.parameters())
     lora = LoraConfig(r=64, lora_alpha=128, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     model = get_peft_model(model, lora)
     model.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
-    return model, base_params, trainable
+    return model, base_params, trainable, impl
 
 
-def run_case(model, base_params, trainable, dtype, attn, batch, seq, warmup, iters, autocast):
+def run_case(model, base_params, trainable, impl, dtype, attn, batch, seq, warmup, iters, autocast):
     opt = torch.optim.AdamW(trainable, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, fused=True)
     ids = torch.randint(0, 151936, (batch, seq), device="cuda")
     use_autocast = autocast and dtype == torch.bfloat16
@@ -98,7 +105,7 @@ def run_case(model, base_params, trainable, dtype, attn, batch, seq, warmup, ite
     step_ms = statistics.median(times)
     tps = batch * seq / (step_ms / 1e3)
     return {
-        "engine": "pytorch-hf-peft", "attention": attn,
+        "engine": "pytorch-hf-peft", "attention": attn, "attn_impl": impl,
         "dtype": "bf16" if dtype == torch.bfloat16 else "fp32",
         "autocast": use_autocast, "batch": batch, "seq": seq, "params": base_params,
         "lora_params": sum(p.numel() for p in trainable), "step_ms": round(step_ms, 2),
@@ -107,7 +114,7 @@ def run_case(model, base_params, trainable, dtype, attn, batch, seq, warmup, ite
         "backward_ms": round(statistics.median(phases[1]), 2),
         "optimizer_ms": round(statistics.median(phases[2]), 2), "loss": round(loss_value, 4),
         "tf32": torch.backends.cuda.matmul.allow_tf32,
-        "torch": torch.__version__,
+        "torch": torch.__version__, "lora_dtype": str(trainable[0].dtype),
     }
 
 
@@ -127,11 +134,11 @@ def main():
     for dname in args.dtype.split(","):
         dtype = torch.bfloat16 if dname == "bf16" else torch.float32
         for attn in args.attn.split(","):
-            model, base_params, trainable = build(dtype, attn)
+            model, base_params, trainable, impl = build(dtype, attn)
             for batch, seq in shapes:
                 try:
-                    r = run_case(model, base_params, trainable, dtype, attn, batch, seq, args.warmup, args.iters,
-                                 not args.no_autocast)
+                    r = run_case(model, base_params, trainable, impl, dtype, attn, batch, seq, args.warmup,
+                                 args.iters, not args.no_autocast)
                 except torch.OutOfMemoryError as e:
                     r = {"engine": "pytorch-hf-peft", "attention": attn, "dtype": dname, "batch": batch,
                          "seq": seq, "error": "out of memory: " + str(e).splitlines()[0]}

@@ -32,7 +32,7 @@ mkdir -p "$dest/stage/classes/model-tests"
 cp -r model/target/test-classes/. "$dest/stage/classes/model-tests/"
 
 # A Java runtime for a machine without Java.
-"$java_home/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported,java.management,java.naming,java.xml,java.sql,jdk.crypto.ec,java.desktop \
+"$java_home/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported,java.management,java.naming,java.xml \
   --strip-debug --no-man-pages --no-header-files --compress=2 --output "$dest/stage/jre"
 tar czf "$dest/runtime.tgz" -C "$dest/stage" jre lib classes
 rm -rf "$dest/stage" "$dest/cp.txt"

@@ -45,6 +45,10 @@ public final class BenchGpuCommand implements Callable<Integer> {
   @Option(names = "--attention", defaultValue = "sdpa", description = "sdpa or eager (default: ${DEFAULT-VALUE}).")
   String attention;
 
+  @Option(names = "--model", defaultValue = "qwen2.5-0.5b", paramLabel = "SHAPE",
+      description = "qwen2.5-0.5b (default) or tiny (a plumbing check that runs on a CPU).")
+  String model;
+
   @Option(names = "--warmup", defaultValue = "3")
   int warmup;
 
@@ -96,7 +100,12 @@ public final class BenchGpuCommand implements Callable<Integer> {
       throw new UserError("the GPU benchmark needs the native bridge: build it with native/build-bridge.sh");
     }
     List<String> rows = new ArrayList<>();
-    List<LoraStepBenchmark.Result> results = LoraStepBenchmark.run(device, attention, tf32, cases, m -> {
+    org.rlhfstream.model.ModelConfig config = switch (model.toLowerCase(Locale.ROOT)) {
+      case "qwen2.5-0.5b" -> LoraStepBenchmark.qwen25HalfB();
+      case "tiny" -> org.rlhfstream.model.ModelPresets.TINY.config();
+      default -> throw new UserError("--model takes qwen2.5-0.5b or tiny, got " + model);
+    };
+    List<LoraStepBenchmark.Result> results = LoraStepBenchmark.run(config, device, attention, tf32, cases, m -> {
       err.println(m);
       err.flush();
     });

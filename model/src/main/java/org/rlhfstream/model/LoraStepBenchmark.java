@@ -80,6 +80,12 @@ public final class LoraStepBenchmark {
    */
   public static List<Result> run(String device, String attention, boolean tf32, List<Case> cases,
       Consumer<String> progress) {
+    return run(qwen25HalfB(), device, attention, tf32, cases, progress);
+  }
+
+  /** As above for another model shape (a small one checks the plumbing on a CPU). */
+  public static List<Result> run(ModelConfig config, String device, String attention, boolean tf32, List<Case> cases,
+      Consumer<String> progress) {
     FastOps.setTf32(tf32);
     List<Result> out = new ArrayList<>();
     DataType loaded = null;
@@ -92,7 +98,7 @@ public final class LoraStepBenchmark {
           }
           progress.accept("building the model in " + c.dtype() + " on " + device + " …");
           ModelOptions options = new ModelOptions(device, c.dtype(), AttentionKernel.byName(attention));
-          model = DecoderModel.random(qwen25HalfB(), options, 42, 0.02, true);
+          model = DecoderModel.random(config, options, 42, 0.02, true);
           model.attachLora(lora(), 7);
           loaded = c.dtype();
         }
@@ -115,10 +121,15 @@ public final class LoraStepBenchmark {
         AdamW optimizer = new AdamW(model.manager(), AdamW.Config.defaults(), AdamW.MATRICES_DECAY)) {
       NDArray ids = data.randomInteger(0, model.config().vocabSize(), new Shape(c.batch(), c.seq()), DataType.INT64);
       NDArray inputs = ids; // (B, T): every position predicts the next, as labels=input_ids in transformers
-      NDArray targets = ids.get(new NDIndex(":, 1:")); // (B, T-1)
+      // The labels shifted left and padded, the last position masked out: transformers shifts the
+      // labels rather than slicing the (B, T, vocab) logits, which would copy them.
+      NDArray targets = ids.get(new NDIndex(":, 1:")).concat(data.zeros(new Shape(c.batch(), 1), DataType.INT64), 1);
+      NDArray mask = data.ones(new Shape(c.batch(), c.seq() - 1), DataType.FLOAT32)
+          .concat(data.zeros(new Shape(c.batch(), 1), DataType.FLOAT32), 1); // (B, T)
       float[] loss = new float[1];
       Runnable step = () -> {
-        loss[0] = Backprop.run(model.manager(), s -> nextTokenLoss(model, scoped(inputs, s), scoped(targets, s)));
+        loss[0] = Backprop.run(model.manager(),
+            s -> nextTokenLoss(model, scoped(inputs, s), scoped(targets, s), scoped(mask, s)));
         optimizer.step(params, 1e-4);
         Gradients.zero(params);
       };
@@ -136,7 +147,7 @@ public final class LoraStepBenchmark {
       }
       FastOps.Memory memory = FastOps.memory(device);
       double stepMs = median(times);
-      double[] phases = phases(model, inputs, targets, optimizer, params, Math.min(3, c.iters()));
+      double[] phases = phases(model, inputs, targets, mask, optimizer, params, Math.min(3, c.iters()));
       double tokensPerSecond = c.batch() * (double) c.seq() / (stepMs / 1e3);
       long base = model.parameterCount();
       double mfu = 4.0 * base * tokensPerSecond / PEAK_FLOPS;
@@ -154,23 +165,27 @@ public final class LoraStepBenchmark {
     return view;
   }
 
-  /** Mean next-token cross-entropy over B × (T-1) positions, in float32. */
-  static NDArray nextTokenLoss(DecoderModel model, NDArray inputs, NDArray targets) {
-    long t = inputs.getShape().get(1);
+  /**
+   * Mean next-token cross-entropy over the B × (T-1) positions that have a next token, in float32.
+   *
+   * @param targets {@code (B, T)}: the inputs shifted left by one, padded
+   * @param mask {@code (B, T)}: 1 where a target counts (all but the last position)
+   */
+  static NDArray nextTokenLoss(DecoderModel model, NDArray inputs, NDArray targets, NDArray mask) {
     NDArray logits = model.logits(model.hidden(inputs, null, null, true)); // (B, T, V)
-    return Losses.crossEntropy(logits.get(new NDIndex(":, :{}, :", t - 1)), targets, null);
+    return Losses.crossEntropy(logits, targets, mask);
   }
 
   /** Median forward+loss, backward and optimizer times over a few synchronized iterations. */
-  static double[] phases(DecoderModel model, NDArray inputs, NDArray targets, AdamW optimizer, List<Parameter> params,
-      int iters) {
+  static double[] phases(DecoderModel model, NDArray inputs, NDArray targets, NDArray mask, AdamW optimizer,
+      List<Parameter> params, int iters) {
     double[][] t = new double[3][iters];
     for (int i = 0; i < iters; i++) {
       try (NDManager step = model.manager().newSubManager();
           ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getEngine("PyTorch").newGradientCollector()) {
         FastOps.synchronize();
         long t0 = System.nanoTime();
-        NDArray loss = nextTokenLoss(model, scoped(inputs, step), scoped(targets, step));
+        NDArray loss = nextTokenLoss(model, scoped(inputs, step), scoped(targets, step), scoped(mask, step));
         FastOps.synchronize();
         long t1 = System.nanoTime();
         gc.backward(loss);

@@ -23,14 +23,15 @@ import org.junit.jupiter.api.Test;
  * Each fast operation against a reference computed here in plain Java (double precision), on
  * whichever path is active: the composed fallback without the bridge (CI), the native one with
  * it. With the bridge, the native and composed paths are also compared with each other, values
- * and gradients.
+ * and gradients. The device is {@code rlhf.test.device} (default cpu).
  */
 class FastOpsTest {
   static NDManager manager;
 
   @BeforeAll
   static void open() {
-    manager = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+    // rlhf.test.device=gpu runs the same checks on the GPU (the device run sets it).
+    manager = NDManager.newBaseManager(ai.djl.Device.fromName(System.getProperty("rlhf.test.device", "cpu")), "PyTorch");
   }
 
   @AfterAll
