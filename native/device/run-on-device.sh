@@ -78,6 +78,11 @@ shapes="${RLHF_SHAPES:-$shapes}"
 stage bench-java 240 "$JAVA" $JOPTS -Xmx8g -cp "$CP" org.rlhfstream.deploy.RlhfCommand bench gpu \
   --device "$device" --model "$bench_model" --dtype fp32,bf16 --shapes "$shapes" --warmup "$warmup" --iters "$iters" --output json
 grep '^{"results"' "$LOGS/bench-java.log" > "$OUT/bench-java.json" 2>/dev/null
+# float32 with TF32 (FastOps.setTf32), one shape: what the switch buys.
+stage bench-java-tf32 90 "$JAVA" $JOPTS -Xmx8g -cp "$CP" org.rlhfstream.deploy.RlhfCommand bench gpu \
+  --device "$device" --model "$bench_model" --dtype fp32 --shapes "${shapes%%,*}" --warmup "$warmup" --iters "$iters" \
+  --tf32 --output json
+grep '^{"results"' "$LOGS/bench-java-tf32.log" >> "$OUT/bench-java.json" 2>/dev/null
 stage bench-python 240 env PYTHONUNBUFFERED=1 python3 "$G/repo/model/bench/gpu_lora_step.py" \
   --dtype fp32,bf16 --attn eager,sdpa --shapes "$shapes" --warmup "$warmup" --iters "$iters"
 grep '^{' "$LOGS/bench-python.log" > "$OUT/bench-python.jsonl" 2>/dev/null

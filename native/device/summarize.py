@@ -34,7 +34,8 @@ print(read("hf-bf16-greedy.log").strip()[-800:])
 
 rows = []
 try:
-    rows += json.load(open(os.path.join(out, "bench-java.json")))["results"]
+    for line in open(os.path.join(out, "bench-java.json")):
+        rows += json.loads(line)["results"]
 except Exception as e:  # noqa: BLE001
     print("java bench: no results (" + str(e) + ")")
 for line in open(os.path.join(out, "bench-python.jsonl")) if os.path.exists(os.path.join(out, "bench-python.jsonl")) else []:
@@ -43,19 +44,22 @@ for line in open(os.path.join(out, "bench-python.jsonl")) if os.path.exists(os.p
     except ValueError:
         pass
 print("== benchmark: LoRA step, Qwen2.5-0.5B shape, r=64 on 7 modules; MFU = 4*params*tokens/s / 790 TFLOP/s ==")
-fmt = "{:<16} {:<6} {:<5} {:<8} {:>10} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7}"
+fmt = "{:<16} {:<6} {:<9} {:<8} {:>10} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7}"
 print(fmt.format("engine", "attn", "dtype", "shape", "tokens/s", "step ms", "MFU%", "peakGiB", "fwd ms", "bwd ms",
                  "opt ms", "vs sdpa"))
 ref = {(r["dtype"], r["batch"], r["seq"]): r["tokens_per_s"] for r in rows
-       if r.get("engine") == "pytorch-hf-peft" and r.get("attention") == "sdpa" and "tokens_per_s" in r}
+       if r.get("engine") == "pytorch-hf-peft" and r.get("attention") == "sdpa" and "tokens_per_s" in r
+       and not r.get("tf32")}
 for r in rows:
     shape = f'{r["batch"]}x{r["seq"]}'
     if "error" in r:
-        print(fmt.format(r["engine"], r["attention"], r["dtype"], shape, "error", "", "", "", "", "", "", ""),
+        dtype = r["dtype"] + ("+tf32" if r.get("tf32") and r["dtype"] == "fp32" else "")
+    print(fmt.format(r["engine"], r["attention"], dtype, shape, "error", "", "", "", "", "", "", ""),
               r["error"][:80])
         continue
     base = ref.get((r["dtype"], r["batch"], r["seq"]))
     ratio = f'{r["tokens_per_s"] / base:.2f}x' if base else ""
-    print(fmt.format(r["engine"], r["attention"], r["dtype"], shape, f'{r["tokens_per_s"]:.0f}', f'{r["step_ms"]:.1f}',
+    dtype = r["dtype"] + ("+tf32" if r.get("tf32") and r["dtype"] == "fp32" else "")
+    print(fmt.format(r["engine"], r["attention"], dtype, shape, f'{r["tokens_per_s"]:.0f}', f'{r["step_ms"]:.1f}',
                      f'{100 * r["mfu"]:.1f}', f'{r["peak_mem_gib"]:.1f}', f'{r["forward_ms"]:.1f}',
                      f'{r["backward_ms"]:.1f}', f'{r["optimizer_ms"]:.1f}', ratio))

@@ -240,28 +240,38 @@ FAST_NATIVE(jlong, clipGradNorm)(JNIEnv* env, jclass, jlongArray paramHandles, j
 FAST_NATIVE(jlong, rmsNorm)(JNIEnv* env, jclass, jlong xh, jlong wh, jdouble eps) {
   BRIDGE_TRY
   const at::Tensor& x = tensor(xh);
+#if RLHF_TORCH_AT_LEAST(2, 4)
+  if (x.is_cuda()) {
+    // PyTorch's own RMSNorm (a fused kernel on CUDA in recent versions): float32 math inside, one
+    // rounding at the end; Hugging Face's composition rounds before the weight too (within bf16).
+    return wrap(at::rms_norm(x, {x.size(-1)}, tensor(wh), eps));
+  }
+#endif
   at::Tensor x32 = (x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16) ? x.to(at::kFloat) : x;
   at::Tensor y = x32.mul(x32.pow(2).mean(-1, true).add(eps).rsqrt());
   return wrap(tensor(wh).mul(y.to(x.scalar_type())));
   BRIDGE_CATCH(0)
 }
 
+// Flattened to rows, the base product and the adapter's up-projection share one output: cuBLAS
+// accumulates scaling·(t·B'ᵀ) into x·Wᵀ + b (addmm with beta 1), so the update is never written
+// out separately, scaled, and added.
 FAST_NATIVE(jlong, loraLinear)(JNIEnv* env, jclass, jlong xh, jlong wh, jlong bh, jlong ah, jlong bBh, jdouble scaling,
                                jdouble dropout, jboolean training) {
   BRIDGE_TRY
   const at::Tensor& x = tensor(xh);
-  c10::optional<at::Tensor> bias;
-  if (bh != 0) {
-    bias = tensor(bh);
+  const at::Tensor& w = tensor(wh);
+  std::vector<int64_t> outShape = x.sizes().vec();
+  outShape.back() = w.size(0);
+  at::Tensor x2 = x.reshape({-1, x.size(-1)});  // (N, in)
+  at::Tensor y = bh != 0 ? at::addmm(tensor(bh), x2, w.t()) : at::mm(x2, w.t());  // (N, out)
+  if (ah != 0) {
+    at::Tensor h = training && dropout > 0 ? at::dropout(x2, dropout, true) : x2;
+    at::Tensor a = tensor(ah).to(x.scalar_type());   // (r, in)
+    at::Tensor b = tensor(bBh).to(x.scalar_type());  // (out, r)
+    y = at::addmm(y, at::mm(h, a.t()), b.t(), /*beta=*/1, /*alpha=*/scaling);
   }
-  at::Tensor y = at::linear(x, tensor(wh), bias);
-  if (ah == 0) {
-    return wrap(y);
-  }
-  at::Tensor h = training && dropout > 0 ? at::dropout(x, dropout, true) : x;
-  at::Tensor a = tensor(ah).to(x.scalar_type());
-  at::Tensor b = tensor(bBh).to(x.scalar_type());
-  return wrap(y.add(at::linear(at::linear(h, a), b).mul(scaling)));
+  return wrap(y.view(outShape));
   BRIDGE_CATCH(0)
 }
 
