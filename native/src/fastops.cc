@@ -275,12 +275,16 @@ FAST_NATIVE(jlong, loraLinear)(JNIEnv* env, jclass, jlong xh, jlong wh, jlong bh
   BRIDGE_CATCH(0)
 }
 
+// rotate_half(x)·sin = cat(−x₂, x₁)·cat(s₁, s₂) = roll(x, d/2)·cat(−s₁, s₂): the sign moves onto the
+// small (…, T, d) table, leaving three passes over x (roll, multiply, multiply-add) instead of five.
 FAST_NATIVE(jlong, rotary)(JNIEnv* env, jclass, jlong xh, jlong cosh, jlong sinh) {
   BRIDGE_TRY
   const at::Tensor& x = tensor(xh);
-  auto halves = x.chunk(2, -1);
-  at::Tensor rotated = at::cat({halves[1].neg(), halves[0]}, -1);
-  return wrap(x.mul(tensor(cosh)).add(rotated.mul(tensor(sinh))));
+  const at::Tensor& sin = tensor(sinh);
+  int64_t half = x.size(-1) / 2;
+  auto s = sin.chunk(2, -1);
+  at::Tensor signedSin = at::cat({s[0].neg(), s[1]}, -1);
+  return wrap(at::addcmul(x.mul(tensor(cosh)), x.roll(half, -1), signedSin));
   BRIDGE_CATCH(0)
 }
 
