@@ -9,7 +9,7 @@ model in bf16, the LoRA weights float32 (PEFT's default), and torch.autocast(bf1
 adapter's matmuls run in bf16 too. Prints one JSON object per case.
 
 Usage: gpu_lora_step.py [--dtype fp32,bf16] [--attn eager,sdpa] [--shapes 8x512,16x1024]
-                        [--warmup 3] [--iters 10] [--tf32] [--no-autocast]
+                        [--warmup 3] [--iters 10] [--tf32] [--no-autocast] [--profile DIR]
 MFU counts 4 x parameters x tokens/s over 790 TFLOP/s (the H200's measured bf16 rate).
 """
 import argparse
@@ -56,7 +56,7 @@ def build(dtype, attn):
     return model, base_params, trainable, impl
 
 
-def run_case(model, base_params, trainable, impl, dtype, attn, batch, seq, warmup, iters, autocast):
+def run_case(model, base_params, trainable, impl, dtype, attn, batch, seq, warmup, iters, autocast, profile_dir=None):
     opt = torch.optim.AdamW(trainable, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, fused=True)
     ids = torch.randint(0, 151936, (batch, seq), device="cuda")
     use_autocast = autocast and dtype == torch.bfloat16
@@ -102,6 +102,14 @@ def run_case(model, base_params, trainable, impl, dtype, attn, batch, seq, warmu
         t3 = time.perf_counter()
         for i, dt in enumerate((t1 - t0, t2 - t1, t3 - t2)):
             phases[i].append(dt * 1e3)
+    if profile_dir:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            step()
+            torch.cuda.synchronize()
+        name = "bf16" if dtype == torch.bfloat16 else "fp32"
+        prof.export_chrome_trace(f"{profile_dir}/python-{attn}-{name}-{batch}x{seq}.json")
     step_ms = statistics.median(times)
     tps = batch * seq / (step_ms / 1e3)
     return {
@@ -127,6 +135,7 @@ def main():
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--tf32", action="store_true")
     ap.add_argument("--no-autocast", action="store_true")
+    ap.add_argument("--profile", default=None, help="directory for one profiled step's Chrome trace per case")
     args = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     torch.backends.cudnn.allow_tf32 = args.tf32
@@ -138,7 +147,7 @@ def main():
             for batch, seq in shapes:
                 try:
                     r = run_case(model, base_params, trainable, impl, dtype, attn, batch, seq, args.warmup,
-                                 args.iters, not args.no_autocast)
+                                 args.iters, not args.no_autocast, args.profile)
                 except torch.OutOfMemoryError as e:
                     r = {"engine": "pytorch-hf-peft", "attention": attn, "dtype": dname, "batch": batch,
                          "seq": seq, "error": "out of memory: " + str(e).splitlines()[0]}

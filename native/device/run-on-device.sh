@@ -75,8 +75,10 @@ stage tests-cpu 150 "$JAVA" $JOPTS -jar "$JUNIT" execute -cp "$TESTCP" \
 shapes="8x512,16x1024"; iters=10; warmup=3
 [ "$quick" = 1 ] && { shapes="8x512"; iters=5; warmup=2; }
 shapes="${RLHF_SHAPES:-$shapes}"
+mkdir -p "$LOGS/traces"
 stage bench-java 240 "$JAVA" $JOPTS -Xmx8g -cp "$CP" org.rlhfstream.deploy.RlhfCommand bench gpu \
-  --device "$device" --model "$bench_model" --dtype fp32,bf16 --shapes "$shapes" --warmup "$warmup" --iters "$iters" --output json
+  --device "$device" --model "$bench_model" --dtype fp32,bf16 --shapes "$shapes" --warmup "$warmup" --iters "$iters" \
+  --profile "$LOGS/traces" --output json
 grep '^{"results"' "$LOGS/bench-java.log" > "$OUT/bench-java.json" 2>/dev/null
 # float32 with TF32 (FastOps.setTf32), one shape: what the switch buys.
 stage bench-java-tf32 90 "$JAVA" $JOPTS -Xmx8g -cp "$CP" org.rlhfstream.deploy.RlhfCommand bench gpu \
@@ -84,8 +86,16 @@ stage bench-java-tf32 90 "$JAVA" $JOPTS -Xmx8g -cp "$CP" org.rlhfstream.deploy.R
   --tf32 --output json
 grep '^{"results"' "$LOGS/bench-java-tf32.log" >> "$OUT/bench-java.json" 2>/dev/null
 stage bench-python 240 env PYTHONUNBUFFERED=1 python3 "$G/repo/model/bench/gpu_lora_step.py" \
-  --dtype fp32,bf16 --attn eager,sdpa --shapes "$shapes" --warmup "$warmup" --iters "$iters"
+  --dtype fp32,bf16 --attn eager,sdpa --shapes "$shapes" --warmup "$warmup" --iters "$iters" --profile "$LOGS/traces"
 grep '^{' "$LOGS/bench-python.log" > "$OUT/bench-python.jsonl" 2>/dev/null
+
+# Where the GPU time goes, from one profiled step of each case; the traces themselves are large,
+# so only the two bf16 SDPA traces of the larger shape come back (compressed).
+stage traces 60 python3 "$G/repo/native/device/trace_summary.py" "$LOGS"/traces/*.json
+for t in java-bf16-16x1024 python-sdpa-bf16-16x1024; do
+  [ -f "$LOGS/traces/$t.json" ] && gzip -c "$LOGS/traces/$t.json" > "$OUT/$t.json.gz"
+done
+rm -rf "$LOGS/traces"
 
 # ---- 5. Hugging Face's own bf16 greedy decoding of the reference model (context for the parity) ----
 stage hf-bf16-greedy 60 python3 "$G/repo/model/bench/hf_reference_bf16.py" "$G/repo/model/hf-reference/llama-tiny"

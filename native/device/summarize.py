@@ -29,8 +29,10 @@ for t in ("tests-gpu", "tests-cpu"):
         print("   ", f.strip()[:200])
 print("== doctor ==")
 print("\n".join(l for l in read("doctor.log").splitlines() if not re.match(r"^\d\d:\d\d", l))[-2500:])
+print("== where the GPU time goes (one profiled step per case; ms of kernel time) ==")
+print(read("traces.log").strip()[-4000:])
 print("== hf bf16 greedy ==")
-print(read("hf-bf16-greedy.log").strip()[-800:])
+print("\n".join(l for l in read("hf-bf16-greedy.log").splitlines() if l.startswith("{")))
 
 rows = []
 try:
@@ -52,14 +54,13 @@ ref = {(r["dtype"], r["batch"], r["seq"]): r["tokens_per_s"] for r in rows
        and not r.get("tf32")}
 for r in rows:
     shape = f'{r["batch"]}x{r["seq"]}'
+    dtype = r["dtype"] + ("+tf32" if r.get("tf32") and r["dtype"] == "fp32" else "")
     if "error" in r:
-        dtype = r["dtype"] + ("+tf32" if r.get("tf32") and r["dtype"] == "fp32" else "")
-    print(fmt.format(r["engine"], r["attention"], dtype, shape, "error", "", "", "", "", "", "", ""),
+        print(fmt.format(r["engine"], r["attention"], dtype, shape, "error", "", "", "", "", "", "", ""),
               r["error"][:80])
         continue
     base = ref.get((r["dtype"], r["batch"], r["seq"]))
     ratio = f'{r["tokens_per_s"] / base:.2f}x' if base else ""
-    dtype = r["dtype"] + ("+tf32" if r.get("tf32") and r["dtype"] == "fp32" else "")
     print(fmt.format(r["engine"], r["attention"], dtype, shape, f'{r["tokens_per_s"]:.0f}', f'{r["step_ms"]:.1f}',
                      f'{100 * r["mfu"]:.1f}', f'{r["peak_mem_gib"]:.1f}', f'{r["forward_ms"]:.1f}',
                      f'{r["backward_ms"]:.1f}', f'{r["optimizer_ms"]:.1f}', ratio))

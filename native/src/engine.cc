@@ -2,6 +2,7 @@
 #include "bridge.h"
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/cuda.h>
 #if RLHF_ACCELERATOR_MEMORY
 #include <ATen/DeviceAccelerator.h>
@@ -93,16 +94,27 @@ DJL_NATIVE(void, torchShowConfig)(JNIEnv* env, jobject, jobject set) {
   BRIDGE_CATCH()
 }
 
-DJL_NATIVE(void, torchStartProfile)(JNIEnv* env, jobject, jboolean, jboolean, jboolean) {
+// PyTorch's (Kineto) profiler: CPU operators and, with useCuda, every GPU kernel; the stop call
+// writes a Chrome trace (chrome://tracing, Perfetto) to the given file.
+DJL_NATIVE(void, torchStartProfile)(JNIEnv* env, jobject, jboolean useCuda, jboolean recordShape,
+                                    jboolean profileMemory) {
   BRIDGE_TRY
-  TORCH_CHECK(false, "the profiler is not available through the rlhf-stream bridge; "
-                     "use PyTorch's own profiler or time with FastOps.synchronize()");
+  namespace impl = torch::profiler::impl;
+  impl::ProfilerConfig config(impl::ProfilerState::KINETO, recordShape, profileMemory);
+  std::set<impl::ActivityType> activities{impl::ActivityType::CPU};
+  if (useCuda) {
+    activities.insert(impl::ActivityType::CUDA);
+  }
+  torch::autograd::profiler::prepareProfiler(config, activities);
+  torch::autograd::profiler::enableProfiler(config, activities);
   BRIDGE_CATCH()
 }
 
-DJL_NATIVE(void, torchStopProfile)(JNIEnv* env, jobject, jstring) {
+DJL_NATIVE(void, torchStopProfile)(JNIEnv* env, jobject, jstring outputFile) {
   BRIDGE_TRY
-  TORCH_CHECK(false, "the profiler is not available through the rlhf-stream bridge");
+  auto result = torch::autograd::profiler::disableProfiler();
+  TORCH_CHECK(result, "the profiler was not running");
+  result->save(string(env, outputFile));
   BRIDGE_CATCH()
 }
 

@@ -65,6 +65,10 @@ public final class BenchGpuCommand implements Callable<Integer> {
       description = "The PyTorch twin (default: ${DEFAULT-VALUE}).")
   Path script;
 
+  @Option(names = "--profile", paramLabel = "DIR",
+      description = "Also profile one step of each case with PyTorch's profiler; Chrome traces go to DIR.")
+  Path profileDir;
+
   @Option(names = "--native", defaultValue = "required", paramLabel = "MODE",
       description = "Native bridge: auto, required or off (default: ${DEFAULT-VALUE}).")
   String nativeMode;
@@ -105,7 +109,10 @@ public final class BenchGpuCommand implements Callable<Integer> {
       case "tiny" -> org.rlhfstream.model.ModelPresets.TINY.config();
       default -> throw new UserError("--model takes qwen2.5-0.5b or tiny, got " + model);
     };
-    List<LoraStepBenchmark.Result> results = LoraStepBenchmark.run(config, device, attention, tf32, cases, m -> {
+    if (profileDir != null) {
+      Files.createDirectories(profileDir);
+    }
+    List<LoraStepBenchmark.Result> results = LoraStepBenchmark.run(config, device, attention, tf32, cases, profileDir, m -> {
       err.println(m);
       err.flush();
     });

@@ -86,6 +86,15 @@ public final class LoraStepBenchmark {
   /** As above for another model shape (a small one checks the plumbing on a CPU). */
   public static List<Result> run(ModelConfig config, String device, String attention, boolean tf32, List<Case> cases,
       Consumer<String> progress) {
+    return run(config, device, attention, tf32, cases, null, progress);
+  }
+
+  /**
+   * As above; with {@code profileDir}, one more step of each case runs under PyTorch's profiler and
+   * its Chrome trace is written there as {@code java-<dtype>-<B>x<T>.json}.
+   */
+  public static List<Result> run(ModelConfig config, String device, String attention, boolean tf32, List<Case> cases,
+      java.nio.file.Path profileDir, Consumer<String> progress) {
     FastOps.setTf32(tf32);
     List<Result> out = new ArrayList<>();
     DataType loaded = null;
@@ -103,7 +112,7 @@ public final class LoraStepBenchmark {
           loaded = c.dtype();
         }
         progress.accept("java " + c.label() + " …");
-        out.add(runCase(model, c, attention, tf32));
+        out.add(runCase(model, c, attention, tf32, profileDir));
       }
     } finally {
       if (model != null) {
@@ -113,7 +122,7 @@ public final class LoraStepBenchmark {
     return out;
   }
 
-  static Result runCase(DecoderModel model, Case c, String attention, boolean tf32) {
+  static Result runCase(DecoderModel model, Case c, String attention, boolean tf32, java.nio.file.Path profileDir) {
     List<Parameter> params = model.trainableParameters();
     long loraParams = params.stream().mapToLong(Parameter::size).sum();
     int device = Math.max(0, model.options().djlDevice().getDeviceId());
@@ -146,6 +155,14 @@ public final class LoraStepBenchmark {
         times[i] = (System.nanoTime() - t0) / 1e6;
       }
       FastOps.Memory memory = FastOps.memory(device);
+      if (profileDir != null) {
+        java.nio.file.Path trace = profileDir.resolve("java-" + (c.dtype() == DataType.BFLOAT16 ? "bf16" : "fp32")
+            + "-" + c.batch() + "x" + c.seq() + ".json");
+        ai.djl.pytorch.jni.JniUtils.startProfile(model.options().djlDevice().isGpu(), false, false);
+        step.run();
+        FastOps.synchronize();
+        ai.djl.pytorch.jni.JniUtils.stopProfile(trace.toString());
+      }
       double stepMs = median(times);
       double[] phases = phases(model, inputs, targets, mask, optimizer, params, Math.min(3, c.iters()));
       double tokensPerSecond = c.batch() * (double) c.seq() / (stepMs / 1e3);
