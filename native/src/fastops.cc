@@ -256,15 +256,24 @@ FAST_NATIVE(jlong, rmsNorm)(JNIEnv* env, jclass, jlong xh, jlong wh, jdouble eps
 // Flattened to rows, the base product and the adapter's up-projection share one output: cuBLAS
 // accumulates scaling·(t·B'ᵀ) into x·Wᵀ + b (addmm with beta 1), so the update is never written
 // out separately, scaled, and added.
+// A residual input is accumulated the same way: y = residual + x·Wᵀ (+ b) in the base product.
 FAST_NATIVE(jlong, loraLinear)(JNIEnv* env, jclass, jlong xh, jlong wh, jlong bh, jlong ah, jlong bBh, jdouble scaling,
-                               jdouble dropout, jboolean training) {
+                               jdouble dropout, jboolean training, jlong residualHandle) {
   BRIDGE_TRY
   const at::Tensor& x = tensor(xh);
   const at::Tensor& w = tensor(wh);
   std::vector<int64_t> outShape = x.sizes().vec();
   outShape.back() = w.size(0);
   at::Tensor x2 = x.reshape({-1, x.size(-1)});  // (N, in)
-  at::Tensor y = bh != 0 ? at::addmm(tensor(bh), x2, w.t()) : at::mm(x2, w.t());  // (N, out)
+  at::Tensor y;                                 // (N, out)
+  if (residualHandle != 0) {
+    y = at::addmm(tensor(residualHandle).reshape({-1, w.size(0)}), x2, w.t());
+    if (bh != 0) {
+      y = y.add(tensor(bh));
+    }
+  } else {
+    y = bh != 0 ? at::addmm(tensor(bh), x2, w.t()) : at::mm(x2, w.t());
+  }
   if (ah != 0) {
     at::Tensor h = training && dropout > 0 ? at::dropout(x2, dropout, true) : x2;
     at::Tensor a = tensor(ah).to(x.scalar_type());   // (r, in)

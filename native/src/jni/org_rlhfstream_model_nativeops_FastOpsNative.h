@@ -74,10 +74,10 @@ JNIEXPORT jlong JNICALL Java_org_rlhfstream_model_nativeops_FastOpsNative_rmsNor
 /*
  * Class:     org_rlhfstream_model_nativeops_FastOpsNative
  * Method:    loraLinear
- * Signature: (JJJJJDDZ)J
+ * Signature: (JJJJJDDZJ)J
  */
 JNIEXPORT jlong JNICALL Java_org_rlhfstream_model_nativeops_FastOpsNative_loraLinear
-  (JNIEnv *, jclass, jlong, jlong, jlong, jlong, jlong, jdouble, jdouble, jboolean);
+  (JNIEnv *, jclass, jlong, jlong, jlong, jlong, jlong, jdouble, jdouble, jboolean, jlong);
 
 /*
  * Class:     org_rlhfstream_model_nativeops_FastOpsNative

@@ -363,8 +363,10 @@ public final class DecoderModel implements AutoCloseable {
       positions = attentionMask.toType(DataType.INT64, false).cumSum(1).sub(1).clip(0, s)
           .get(new NDIndex(":, {}:", past));
     }
-    NDArray cos = Embedding.embedding(positions, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(1); // (B|1, 1, T, hd)
-    NDArray sin = Embedding.embedding(positions, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
+    // (B|1, T, 1, hd): rotary is applied in the projections' own (B, T, heads, hd) layout, where the
+    // element-wise kernels read contiguous memory, before the heads move to dimension 1.
+    NDArray cos = Embedding.embedding(positions, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(2);
+    NDArray sin = Embedding.embedding(positions, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(2);
 
     // Additive mask: causal, and padding when there is a mask.
     NDArray query = scope.arange(past, s, 1L, DataType.INT64).reshape(t, 1);
@@ -396,11 +398,11 @@ public final class DecoderModel implements AutoCloseable {
 
     // attention: norm → q/k/v → rotary → cache → attention → o_proj → residual
     NDArray h = rmsNorm(x, l.input_layernorm());
-    NDArray q = l.q_proj().apply(h, adapter, training).reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
-    NDArray k = l.k_proj().apply(h, adapter, training).reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3); // (B, KV, T, hd)
+    NDArray q = l.q_proj().apply(h, adapter, training).reshape(b, t, heads, hd); // (B, T, H, hd)
+    NDArray k = l.k_proj().apply(h, adapter, training).reshape(b, t, kvHeads, hd); // (B, T, KV, hd)
     NDArray v = l.v_proj().apply(h, adapter, training).reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3); // (B, KV, T, hd)
-    q = Rotary.apply(q, cos, sin);
-    k = Rotary.apply(k, cos, sin);
+    q = Rotary.apply(q, cos, sin).transpose(0, 2, 1, 3); // (B, H, T, hd)
+    k = Rotary.apply(k, cos, sin).transpose(0, 2, 1, 3); // (B, KV, T, hd)
     if (cache != null) {
       NDArray[] kv = cache.append(index, k, v, x.getManager());
       k = kv[0]; // (B, KV, S, hd)
@@ -408,14 +410,14 @@ public final class DecoderModel implements AutoCloseable {
     }
     NDArray a = options.attention().apply(q, k, v, mask, causalOnly); // (B, H, T, hd)
     a = a.transpose(0, 2, 1, 3).reshape(b, t, (long) heads * hd);
-    x = x.add(l.o_proj().apply(a, adapter, training));
+    x = l.o_proj().apply(a, adapter, training, x); // x + o_proj(a), accumulated by the product itself
 
     // MLP: norm → SwiGLU → residual
     h = rmsNorm(x, l.post_attention_layernorm());
     NDArray gate = l.gate_proj().apply(h, adapter, training);
     NDArray up = l.up_proj().apply(h, adapter, training);
     NDArray act = FastOps.swiglu(gate, up); // silu(gate) * up
-    return x.add(l.down_proj().apply(act, adapter, training));
+    return l.down_proj().apply(act, adapter, training, x); // x + down_proj(act)
   }
 
   /** RMSNorm as Hugging Face computes it: w · (x / sqrt(mean(x²) + eps)), normalized in float32. */
@@ -845,7 +847,7 @@ public final class DecoderModel implements AutoCloseable {
       return new NDArray[] {cosA, sinA};
     }
 
-    /** x·cos + rotate_half(x)·sin, rotate_half(x) = cat(-x₂, x₁). x {@code (B, heads, T, hd)}. */
+    /** x·cos + rotate_half(x)·sin, rotate_half(x) = cat(-x₂, x₁) over the last axis (head_dim). */
     static NDArray apply(NDArray x, NDArray cos, NDArray sin) {
       return FastOps.rotary(x, cos, sin);
     }

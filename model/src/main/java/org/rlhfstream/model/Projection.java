@@ -94,13 +94,21 @@ public final class Projection {
    * @return {@code (…, out)}
    */
   NDArray apply(NDArray x, boolean adapter, boolean training) {
+    return apply(x, adapter, training, null);
+  }
+
+  /**
+   * As {@link #apply(NDArray, boolean, boolean)}, plus {@code residual} (same shape as the output):
+   * the matrix product accumulates into it, sparing a separate addition.
+   */
+  NDArray apply(NDArray x, boolean adapter, boolean training, NDArray residual) {
     if (merged && !adapter) {
       throw new IllegalStateException(name + ": the adapter is merged into the weight; unmerge it to switch it off");
     }
     boolean withAdapter = loraA != null && adapter && !merged;
     // Under mixed precision the adapter is float32 (the master copy) and computes in x's type.
     return FastOps.loraLinear(x, weight, bias, withAdapter ? loraA : null, withAdapter ? loraB : null, scaling,
-        dropout, training);
+        dropout, training, residual);
   }
 
   /** W += scaling·B·A, in place; the adapter then costs nothing at inference. */

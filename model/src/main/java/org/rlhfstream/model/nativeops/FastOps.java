@@ -211,11 +211,22 @@ public final class FastOps {
    */
   public static NDArray loraLinear(NDArray x, NDArray weight, NDArray bias, NDArray a, NDArray b, double scaling,
       double dropout, boolean training) {
+    return loraLinear(x, weight, bias, a, b, scaling, dropout, training, null);
+  }
+
+  /**
+   * As above, plus {@code residual} {@code (…, out)} added to the result (or null): with the bridge
+   * the matrix product accumulates into it (a residual connection without a separate addition).
+   */
+  public static NDArray loraLinear(NDArray x, NDArray weight, NDArray bias, NDArray a, NDArray b, double scaling,
+      double dropout, boolean training, NDArray residual) {
     if (available()) {
       return result(x, FastOpsNative.loraLinear(handle(x), handle(weight), bias == null ? 0 : handle(bias),
-          a == null ? 0 : handle(a), a == null ? 0 : handle(b), scaling, dropout, training));
+          a == null ? 0 : handle(a), a == null ? 0 : handle(b), scaling, dropout, training,
+          residual == null ? 0 : handle(residual)));
     }
-    return composedLoraLinear(x, weight, bias, a, b, scaling, dropout, training);
+    NDArray y = composedLoraLinear(x, weight, bias, a, b, scaling, dropout, training);
+    return residual == null ? y : residual.add(y);
   }
 
   public static NDArray composedLoraLinear(NDArray x, NDArray weight, NDArray bias, NDArray a, NDArray b,

@@ -52,10 +52,11 @@ final class FastOpsNative {
 
   /**
    * A linear layer with a LoRA update: {@code x·Wᵀ + b + scaling · (dropout(x)·A'ᵀ)·B'ᵀ}, where A'
-   * and B' are A and B in x's type (differentiable casts). bias 0 for none; a = 0 for no adapter.
+   * and B' are A and B in x's type (differentiable casts), plus residual. bias 0 for none; a = 0 for
+   * no adapter; residual 0 for none.
    */
   static native long loraLinear(long x, long weight, long bias, long a, long b, double scaling, double dropout,
-      boolean training);
+      boolean training, long residual);
 
   /** Rotary embedding {@code x·cos + rotate_half(x)·sin}, rotate_half(x) = cat(−x₂, x₁) on the last axis. */
   static native long rotary(long x, long cos, long sin);

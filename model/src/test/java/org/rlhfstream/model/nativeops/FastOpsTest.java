@@ -386,6 +386,11 @@ class FastOpsTest {
     assertSameLayer(loraIn, lora, (x, fast) -> fast
         ? FastOps.loraLinear(x[0], x[1], x[2], x[3], x[4], 2.0, 0.0, false)
         : FastOps.composedLoraLinear(x[0], x[1], x[2], x[3], x[4], 2.0, 0.0, false), "loraLinear");
+    float[] residual = random(r, rows * out, 1);
+    assertSameLayer(new float[][] {loraIn[0], loraIn[1], loraIn[2], loraIn[3], loraIn[4], residual},
+        new Shape[] {lora[0], lora[1], lora[2], lora[3], lora[4], new Shape(2, 3, out)}, (x, fast) -> fast
+        ? FastOps.loraLinear(x[0], x[1], x[2], x[3], x[4], 2.0, 0.0, false, x[5])
+        : FastOps.composedLoraLinear(x[0], x[1], x[2], x[3], x[4], 2.0, 0.0, false).add(x[5]), "loraLinear + residual");
     assertSameLayer(new float[][] {loraIn[0], loraIn[1]}, new Shape[] {lora[0], lora[1]}, (x, fast) -> fast
         ? FastOps.loraLinear(x[0], x[1], null, null, null, 1.0, 0.0, false)
         : FastOps.composedLoraLinear(x[0], x[1], null, null, null, 1.0, 0.0, false), "linear without adapter");
