@@ -6,7 +6,8 @@
 # own bf16 greedy decoding of the reference model. Full logs go to $OUT/logs.tgz; a summary table
 # is printed last. Stages are independent: one failing does not stop the others.
 #
-# Usage: bash .gpu/repo/native/device/run-on-device.sh [--quick]   (--quick: one shape, fewer iterations)
+# Usage: bash .gpu/repo/native/device/run-on-device.sh [--quick]   (--quick: one shape, fewer iterations;
+#        RLHF_SKIP_BENCH=1: the bridge, doctor and tests only)
 set -u
 G="$(cd "$(dirname "$0")/../../.." && pwd)"   # the carried folder (.gpu)
 OUT="${OUT:-/tmp/rlhf-out}"
@@ -64,14 +65,16 @@ stage doctor 90 "$JAVA" $JOPTS -cp "$CP" org.rlhfstream.deploy.RlhfCommand docto
 [ -f "$RLHF_BRIDGE_HOME/bridge.env" ] && . "$RLHF_BRIDGE_HOME/bridge.env"
 stage tests-gpu 180 "$JAVA" $JOPTS -Drlhf.test.device="$device" -jar "$JUNIT" execute -cp "$TESTCP" \
   --select-class org.rlhfstream.model.BridgeParityTest --select-class org.rlhfstream.model.nativeops.FastOpsTest \
+  --select-class org.rlhfstream.model.nativeops.BridgeSemanticsTest \
   --details=tree --disable-banner --disable-ansi-colors --reports-dir "$LOGS/junit-gpu"
 stage tests-cpu 150 "$JAVA" $JOPTS -jar "$JUNIT" execute -cp "$TESTCP" \
   --select-class org.rlhfstream.model.HfReferenceTest --select-class org.rlhfstream.model.GenerationTest \
   --select-class org.rlhfstream.model.LoraTest --select-class org.rlhfstream.model.BridgeParityTest \
-  --select-class org.rlhfstream.model.nativeops.FastOpsTest \
+  --select-class org.rlhfstream.model.nativeops.FastOpsTest --select-class org.rlhfstream.model.nativeops.BridgeSemanticsTest \
   --details=tree --disable-banner --disable-ansi-colors --reports-dir "$LOGS/junit-cpu"
 
 # ---- 4. the benchmark: Java through the bridge, then the PyTorch twin --------------------------------
+if [ -z "${RLHF_SKIP_BENCH:-}" ]; then
 shapes="8x512,16x1024"; iters=10; warmup=3
 [ "$quick" = 1 ] && { shapes="8x512"; iters=5; warmup=2; }
 shapes="${RLHF_SHAPES:-$shapes}"
@@ -96,6 +99,7 @@ for t in java-bf16-16x1024 python-sdpa-bf16-16x1024; do
   [ -f "$LOGS/traces/$t.json" ] && gzip -c "$LOGS/traces/$t.json" > "$OUT/$t.json.gz"
 done
 rm -rf "$LOGS/traces"
+fi
 
 # ---- 5. Hugging Face's own bf16 greedy decoding of the reference model (context for the parity) ----
 stage hf-bf16-greedy 60 python3 "$G/repo/model/bench/hf_reference_bf16.py" "$G/repo/model/hf-reference/llama-tiny"
