@@ -1,22 +1,37 @@
 package org.rlhfstream.deploy;
 
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.rlhfstream.platform.config.KafkaSettings;
+import org.rlhfstream.platform.http.HttpContribution;
+import org.rlhfstream.platform.http.HttpHost;
+import org.rlhfstream.platform.http.PrometheusMetrics;
 import org.rlhfstream.platform.kafka.EmbeddedKafkaBroker;
 import org.rlhfstream.platform.kafka.TopicSetup;
+import org.rlhfstream.reward.RewardService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What {@code rlhf up} runs: Kafka (embedded unless an external cluster is configured), the
- * topics, then every service. Started in that order, stopped in reverse.
+ * Runs services in this process: Kafka (the embedded broker when no external cluster is
+ * configured and {@code embeddedKafka} allows it), the topics, then the chosen services behind one
+ * HTTP host. Started in that order, stopped in reverse. {@code rlhf up} runs every service; {@code
+ * rlhf reward} (and the other single-service commands) run one against an external cluster.
  */
 public final class AllInOne implements AutoCloseable {
+
+  /** The services this process can run. */
+  public enum Service { REWARD }
 
   private static final Logger log = LoggerFactory.getLogger(AllInOne.class);
   static final Duration KAFKA_TIMEOUT = Duration.ofSeconds(30);
@@ -24,17 +39,20 @@ public final class AllInOne implements AutoCloseable {
   private final RlhfConfig config;
   private final Deque<AutoCloseable> running = new ArrayDeque<>();
   private final List<String> endpoints = new ArrayList<>();
-  private KafkaSettings resolvedKafka;
+  private KafkaSettings kafka;
+  private RewardService reward;
+  private HttpHost httpHost;
 
   private AllInOne(RlhfConfig config) {
     this.config = config;
   }
 
-  /** Starts everything; on failure stops what was started and rethrows. */
-  public static AllInOne start(RlhfConfig config) {
+  /** Starts Kafka if needed and every service of {@code services}; on failure stops what started. */
+  public static AllInOne start(RlhfConfig config, Set<Service> services, boolean embeddedKafka) {
     AllInOne all = new AllInOne(config);
     try {
-      all.startKafka();
+      all.startKafka(embeddedKafka);
+      all.startServices(services);
       return all;
     } catch (RuntimeException e) {
       all.close();
@@ -42,25 +60,55 @@ public final class AllInOne implements AutoCloseable {
     }
   }
 
-  private void startKafka() {
-    KafkaSettings kafka = config.kafka();
-    if (kafka.useEmbedded()) {
+  private void startKafka(boolean embeddedAllowed) {
+    KafkaSettings k = config.kafka();
+    if (k.useEmbedded()) {
+      if (!embeddedAllowed) {
+        throw new UserError("no Kafka configured: give --bootstrap-servers (or kafka.bootstrap-servers),"
+            + " or run everything with `rlhf up`, which starts an embedded broker");
+      }
       EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(config.dataDir().resolve("kafka"),
-          kafka.embeddedHost(), kafka.embeddedPort(), kafka.embeddedControllerPort());
+          k.embeddedHost(), k.embeddedPort(), k.embeddedControllerPort());
       running.push(broker);
-      kafka = kafka.withBootstrapServers(broker.bootstrapServers());
+      k = k.withBootstrapServers(broker.bootstrapServers());
       endpoints.add(String.format("%-10s %s (embedded broker, data in %s)", "kafka", broker.bootstrapServers(),
           config.dataDir().resolve("kafka")));
     } else {
-      endpoints.add(String.format("%-10s %s (external)", "kafka", kafka.bootstrapServers()));
+      endpoints.add(String.format("%-10s %s (external)", "kafka", k.bootstrapServers()));
     }
-    resolvedKafka = kafka;
-    ensureTopics(kafka, config);
+    kafka = k;
+    ensureTopics(k, config);
   }
 
-  /** Kafka as the services see it: the embedded broker's address once it runs. */
-  public KafkaSettings kafka() {
-    return resolvedKafka;
+  private void startServices(Set<Service> services) {
+    PrometheusMeterRegistry registry = PrometheusMetrics.newRegistry();
+    Vertx vertx = PrometheusMetrics.vertxWithMetrics(registry, new VertxOptions());
+    running.push(() -> vertx.close().await(60, TimeUnit.SECONDS));
+
+    List<HttpContribution> contributions = new ArrayList<>();
+    List<String> routes = new ArrayList<>();
+    if (services.contains(Service.REWARD) && config.reward().enabled()) {
+      reward = new RewardService(config.reward(), kafka, config.topics(), config.dataDir(), registry);
+      contributions.add(reward);
+      routes.add("/v1/scores");
+      routes.add("/v1/reward/status");
+    }
+    routes.add("/metrics");
+    routes.add("/health/live");
+    routes.add("/health/ready");
+    httpHost = new HttpHost(config.http(), registry, contributions);
+    try {
+      vertx.deployVerticle(httpHost).await(10, TimeUnit.MINUTES);
+    } catch (Exception e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+    endpoints.add(String.format("%-10s http://%s:%d  %s", "http", config.http().host(), httpHost.actualPort(),
+        String.join(" ", routes)));
+    if (reward != null) {
+      endpoints.add(String.format("%-10s training '%s' from %s on %s; checkpoints in %s", "reward", config.reward().name(),
+          config.reward().model().base(), config.kafka().useEmbedded() ? "the embedded broker" : "Kafka",
+          reward.checkpointDir()));
+    }
   }
 
   /** Creates the missing topics, with a message that names the cluster when it cannot. */
@@ -72,12 +120,27 @@ public final class AllInOne implements AutoCloseable {
     }
   }
 
-  private static java.util.Properties adminProperties(KafkaSettings kafka) {
-    java.util.Properties p = kafka.clientProperties();
+  private static Properties adminProperties(KafkaSettings kafka) {
+    Properties p = kafka.clientProperties();
     // Fail fast with a clear message instead of retrying for minutes against a wrong address.
     p.put("default.api.timeout.ms", String.valueOf(KAFKA_TIMEOUT.toMillis()));
     p.put("request.timeout.ms", "10000");
     return p;
+  }
+
+  /** Kafka as the services see it: the embedded broker's address once it runs. */
+  public KafkaSettings kafka() {
+    return kafka;
+  }
+
+  /** The reward service, when this process runs it. */
+  public RewardService reward() {
+    return reward;
+  }
+
+  /** The HTTP port actually bound (useful with port 0). */
+  public int httpPort() {
+    return httpHost.actualPort();
   }
 
   /** One line per listening endpoint, for the start-up banner. */
@@ -87,6 +150,9 @@ public final class AllInOne implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    if (httpHost != null) {
+      httpHost.markStopping();
+    }
     while (!running.isEmpty()) {
       AutoCloseable c = running.pop();
       try {

@@ -16,6 +16,9 @@ import picocli.CommandLine.Command;
     subcommands = {
       UpCommand.class,
       KafkaCommand.class,
+      RewardCommand.class,
+      GenerateCommand.class,
+      ScoreCommand.class,
       BenchCommand.class,
       DoctorCommand.class,
       CommandLine.HelpCommand.class,

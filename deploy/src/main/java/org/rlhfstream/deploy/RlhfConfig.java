@@ -4,7 +4,9 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import org.rlhfstream.platform.config.ConfigNode;
 import org.rlhfstream.platform.config.KafkaSettings;
+import org.rlhfstream.platform.http.HttpSettings;
 import org.rlhfstream.platform.kafka.TopicsConfig;
+import org.rlhfstream.reward.RewardConfig;
 
 /**
  * The whole configuration: one section per service, as in the YAML file.
@@ -12,14 +14,18 @@ import org.rlhfstream.platform.kafka.TopicsConfig;
  * @param dataDir broker logs, checkpoints, artifacts and the generated API key live here
  * @param kafka how to reach Kafka (empty bootstrap servers: the embedded broker)
  * @param topics topic names, partitions, retention
+ * @param http the shared HTTP server (ingest, scoring, health, metrics)
+ * @param reward the reward service
  */
-public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics) {
+public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics, HttpSettings http, RewardConfig reward) {
 
   public static RlhfConfig from(ConfigNode root) {
     return new RlhfConfig(
         path(root, "data-dir", "data"),
         KafkaSettings.from(root.section("kafka")),
-        TopicsConfig.from(root.section("topics")));
+        TopicsConfig.from(root.section("topics")),
+        HttpSettings.from(root.section("http")),
+        RewardConfig.from(root.section("reward")));
   }
 
   /** An all-default configuration (what {@code rlhf up} uses with no file). */
@@ -28,10 +34,6 @@ public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics)
     RlhfConfig c = from(root);
     root.validate();
     return c;
-  }
-
-  public RlhfConfig withKafka(KafkaSettings kafka) {
-    return new RlhfConfig(dataDir, kafka, topics);
   }
 
   private static Path path(ConfigNode node, String key, String defaultValue) {

@@ -17,7 +17,7 @@ public final class UpCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     RlhfConfig config = configOptions.load();
-    AllInOne all = AllInOne.start(config);
+    AllInOne all = AllInOne.start(config, java.util.EnumSet.allOf(AllInOne.Service.class), true);
     PrintWriter out = spec.commandLine().getOut();
     out.println("rlhf-stream is up:");
     all.endpoints().forEach(line -> out.println("  " + line));

@@ -113,6 +113,8 @@ class ConfigurationErrorsTest {
     RlhfConfig defaults = RlhfConfig.defaults();
     assertEquals(defaults.kafka(), example.kafka());
     assertEquals(defaults.topics(), example.topics());
+    assertEquals(defaults.http(), example.http());
+    assertEquals(defaults.reward(), example.reward());
   }
 
   @Test

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -24,6 +28,7 @@ import org.junit.jupiter.api.Test;
  */
 class RlhfUpIT {
 
+  private static final Pattern HTTP_LINE = Pattern.compile("http\\s+http://127\\.0\\.0\\.1:(\\d+)");
   private static final Pattern KAFKA_LINE = Pattern.compile("kafka\\s+(127\\.0\\.0\\.1):(\\d+) \\(embedded broker");
 
   @Test
@@ -33,13 +38,14 @@ class RlhfUpIT {
     Path data = Files.createTempDirectory(Path.of("target"), "up-it-");
     Process up = new ProcessBuilder("java", "-jar", jar.toString(), "up",
         "--data-dir", data.toString(),
-        "--set", "kafka.embedded.port=0", "--set", "kafka.embedded.controller-port=0")
+        "--set", "kafka.embedded.port=0", "--set", "kafka.embedded.controller-port=0", "--set", "http.port=0")
         .redirectError(data.resolve("stderr.log").toFile())
         .start();
     try {
       BufferedReader stdout = new BufferedReader(new InputStreamReader(up.getInputStream(), StandardCharsets.UTF_8));
       List<String> lines = new ArrayList<>();
       Matcher kafka = null;
+      Matcher http = null;
       long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
       String line;
       while (System.nanoTime() < deadline && (line = stdout.readLine()) != null) {
@@ -47,6 +53,10 @@ class RlhfUpIT {
         Matcher m = KAFKA_LINE.matcher(line);
         if (m.find()) {
           kafka = m;
+        }
+        Matcher h = HTTP_LINE.matcher(line);
+        if (h.find()) {
+          http = h;
         }
         if (line.startsWith("Press Ctrl-C")) {
           break;
@@ -59,6 +69,16 @@ class RlhfUpIT {
       }
       assertTrue(Files.exists(data.resolve("kafka").resolve("kafka-logs").resolve("meta.properties")),
           "the broker keeps its data under --data-dir");
+
+      assertTrue(http != null, "no HTTP address in the banner: " + lines);
+      String base = "http://127.0.0.1:" + http.group(1);
+      HttpClient client = HttpClient.newHttpClient();
+      HttpResponse<String> ready = client.send(HttpRequest.newBuilder(URI.create(base + "/health/ready")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, ready.statusCode(), ready.body());
+      HttpResponse<String> metrics = client.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertTrue(metrics.body().contains("rlhf_reward_steps_total"), "reward metrics are exported");
 
       up.destroy(); // SIGTERM
       assertTrue(up.waitFor(60, TimeUnit.SECONDS), "rlhf up did not stop on SIGTERM");

@@ -499,13 +499,21 @@ public final class DecoderModel implements AutoCloseable {
   public NDArray tokenLogProbs(NDArray inputIds, NDArray attentionMask, boolean adapter, double temperature) {
     long t = inputIds.getShape().get(1);
     NDArray logits = logits(hidden(inputIds, attentionMask, null, adapter)).get(new NDIndex(":, :{}, :", t - 1));
-    logits = FastOps.atLeastFloat32(logits); // log-probabilities in float32 under mixed precision
-    if (temperature != 1.0) {
-      logits = logits.div(temperature);
-    }
-    NDArray logp = logits.logSoftmax(-1); // (B, T-1, V)
-    NDArray next = inputIds.get(new NDIndex(":, 1:")).expandDims(-1); // (B, T-1, 1)
-    return logp.gather(next, -1).squeeze(-1);
+    return logProbsOf(logits, inputIds.get(new NDIndex(":, 1:")), temperature);
+  }
+
+  /**
+   * {@code log softmax(logits / temperature)} at the given tokens: for a PPO step that already has
+   * the logits (one trunk pass for logits and values). In float32 under mixed precision.
+   *
+   * @param logits {@code (B, T, V)}
+   * @param tokens {@code (B, T)} int64, the token whose log-probability each position gives
+   * @return {@code (B, T)}
+   */
+  public static NDArray logProbsOf(NDArray logits, NDArray tokens, double temperature) {
+    NDArray wide = FastOps.atLeastFloat32(logits);
+    NDArray scaled = temperature == 1.0 ? wide : wide.div(temperature);
+    return scaled.logSoftmax(-1).gather(tokens.expandDims(-1), -1).squeeze(-1);
   }
 
   /** Scores of whole sequences for a reward model: {@code (B)}, label 0. */
@@ -653,7 +661,13 @@ public final class DecoderModel implements AutoCloseable {
   public void save(Path dir, SafeTensors.Dtype dtype, long maxShardBytes) throws IOException {
     Files.createDirectories(dir);
     CheckpointFiles.write(dir, stateDict(), dtype, maxShardBytes);
-    Files.writeString(dir.resolve("config.json"), config.toJson(), StandardCharsets.UTF_8);
+    String dtypeName = switch (dtype) {
+      case BF16 -> "bfloat16";
+      case F16 -> "float16";
+      case F64 -> "float64";
+      default -> "float32";
+    };
+    Files.writeString(dir.resolve("config.json"), config.toJson(dtypeName), StandardCharsets.UTF_8);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -246,8 +246,13 @@ public record ModelConfig(
         labels);
   }
 
-  /** The {@code config.json} of this configuration, in the transformers 5 layout. */
+  /** The {@code config.json} of this configuration, in the transformers 5 layout, float32 weights. */
   public String toJson() {
+    return toJson("float32");
+  }
+
+  /** The same, naming the dtype the weights are stored in ({@code float32}, {@code bfloat16}, …). */
+  public String toJson(String dtype) {
     JsonObject o = new JsonObject();
     JsonArray arch = new JsonArray();
     arch.add(architecture());
@@ -268,7 +273,7 @@ public record ModelConfig(
     if (padTokenId >= 0) {
       o.addProperty("pad_token_id", padTokenId);
     }
-    o.addProperty("dtype", "float32");
+    o.addProperty("dtype", dtype);
     o.addProperty("head_dim", headDim);
     o.addProperty("hidden_act", "silu");
     o.addProperty("hidden_size", hiddenSize);

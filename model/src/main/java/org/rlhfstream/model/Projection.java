@@ -71,7 +71,13 @@ public final class Projection {
     if (merged) {
       throw new IllegalStateException(name + ": unmerge the adapter before replacing it");
     }
-    closeLora();
+    // Re-installing the same arrays (to change scaling or dropout) must not free them.
+    if (loraA != null && loraA != a) {
+      loraA.close();
+    }
+    if (loraB != null && loraB != b) {
+      loraB.close();
+    }
     this.loraA = a;
     this.loraB = b;
     this.scaling = scaling;

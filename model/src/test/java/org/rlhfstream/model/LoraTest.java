@@ -124,6 +124,28 @@ class LoraTest {
   }
 
   @Test
+  void dropoutActsOnTheAdapterPathInTrainingOnly() throws Exception {
+    try (DecoderModel m = DecoderModel.load(Reference.dir(), ModelOptions.cpu());
+        NDManager step = m.manager().newSubManager()) {
+      m.loadAdapter(Reference.adapter());
+      Map<String, NDArray> lora = new java.util.LinkedHashMap<>();
+      for (Parameter p : m.parameters()) {
+        if (p.isLora()) {
+          lora.put(p.name(), p.array());
+        }
+      }
+      m.installLora(new LoraConfig(8, 16, 0.5, ALL, false), lora);
+      NDArray eval1 = logits(m, step, true);
+      assertEquals(0f, Reference.maxAbsDiff(eval1, logits(m, step, true)), "no dropout in eval");
+      m.setTraining(true);
+      assertTrue(Reference.maxAbsDiff(eval1, logits(m, step, true)) > 1e-3, "dropout in training");
+      assertTrue(Reference.maxAbsDiff(logits(m, step, false), Reference.golden("logits", step)) < 1e-4,
+          "the base path has no dropout");
+      m.setTraining(false);
+    }
+  }
+
+  @Test
   void badAdaptersGiveClearErrors(@TempDir Path tmp) throws Exception {
     try (DecoderModel m = DecoderModel.load(Reference.dir(), ModelOptions.cpu())) {
       ModelInputException missing = assertThrows(ModelInputException.class, () -> m.loadAdapter(tmp.resolve("nope")));

@@ -120,7 +120,7 @@ public final class SafeTensors {
   }
 
   /** Row chunks of this many bytes (after widening) bound the direct memory a read needs. */
-  static final long CHUNK_BYTES = 64L << 20;
+  static long chunkBytes = 64L << 20; // not final: tests shrink it to exercise chunking
 
   private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
 
@@ -225,7 +225,7 @@ public final class SafeTensors {
       long rows = shape.length == 0 ? 1 : shape[0];
       long rowElements = rows == 0 ? 0 : info.elementCount() / rows;
       long rowBytesRead = Math.max(1, rowElements * Math.max(info.dtype.readAs.getNumOfBytes(), info.dtype.bytes));
-      long rowsPerChunk = Math.max(1, CHUNK_BYTES / rowBytesRead);
+      long rowsPerChunk = Math.max(1, chunkBytes / rowBytesRead);
       if (rows <= rowsPerChunk || shape.length == 0) {
         return readRows(info, 0, rows, manager, target);
       }
@@ -346,7 +346,7 @@ public final class SafeTensors {
   private static void writeData(OutputStream out, NDArray a, Dtype d) throws IOException {
     long rows = a.getShape().dimension() == 0 ? 1 : a.getShape().get(0);
     long rowElements = rows == 0 ? 0 : a.getShape().size() / rows;
-    long rowsPerChunk = Math.max(1, CHUNK_BYTES / Math.max(1, rowElements * 8));
+    long rowsPerChunk = Math.max(1, chunkBytes / Math.max(1, rowElements * 8));
     try (NDManager scratch = a.getManager().newSubManager()) {
       for (long r = 0; r < rows; r += rowsPerChunk) {
         try (NDManager chunkScope = scratch.newSubManager()) {

@@ -174,9 +174,13 @@ public final class PeftAdapter {
         throw new ModelInputException(weights + " has tensors that match no LoRA module of "
             + model.config().architecture() + ": " + String.join(", ", new ArrayList<>(unknown).subList(0, Math.min(8, unknown.size()))));
       }
+      // With a list of target modules every matching projection must have its pair; a regular
+      // expression may select some layers only, so there the file decides.
+      boolean listed = JsonParser.parseString(Files.readString(dir.resolve(CONFIG))).getAsJsonObject()
+          .get("target_modules").isJsonArray();
       Set<String> missing = new LinkedHashSet<>();
       for (Projection p : model.projections()) {
-        if (cfg.targetModules().contains(p.moduleName())) {
+        if (listed && cfg.targetModules().contains(p.moduleName())) {
           for (String ab : List.of(".lora_A.weight", ".lora_B.weight")) {
             if (!r.tensors().containsKey(PREFIX + p.name() + ab)) {
               missing.add(PREFIX + p.name() + ab);

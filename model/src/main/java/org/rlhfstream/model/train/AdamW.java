@@ -84,17 +84,26 @@ public final class AdamW implements AutoCloseable {
    * on CUDA), else the composition below.
    */
   public void step(List<Parameter> params, double lr) {
+    step(params, p -> lr);
+  }
+
+  /**
+   * One optimizer step with a learning rate per parameter: parameter groups, e.g. a fresh score
+   * head at ten times the rate of the LoRA weights ({@code p -> p.isLora() ? lr : 10 * lr}).
+   */
+  public void step(List<Parameter> params, java.util.function.ToDoubleFunction<Parameter> lrOf) {
     step++;
     if (FastOps.available()) {
-      fusedStep(params, lr);
+      fusedStep(params, lrOf);
       return;
     }
     double bc1 = 1 - Math.pow(config.beta1(), step);
     double bc2 = 1 - Math.pow(config.beta2(), step);
-    double stepSize = lr / bc1;
     double sqrtBc2 = Math.sqrt(bc2);
     try (NoGrad ignored = NoGrad.enter(); NDManager scratch = manager.newSubManager()) {
       for (Parameter p : params) {
+        double lr = lrOf.applyAsDouble(p);
+        double stepSize = lr / bc1;
         try (NDManager local = scratch.newSubManager()) {
           NDArray g = Gradients.of(p, local);
           if (g == null) {
@@ -122,26 +131,32 @@ public final class AdamW implements AutoCloseable {
     }
   }
 
-  /** The same update through FastOps.adamw: one call for the decayed group, one for the rest. */
-  private void fusedStep(List<Parameter> params, double lr) {
-    List<NDArray> decayP = new ArrayList<>();
-    List<NDArray> decayM = new ArrayList<>();
-    List<NDArray> decayV = new ArrayList<>();
-    List<NDArray> plainP = new ArrayList<>();
-    List<NDArray> plainM = new ArrayList<>();
-    List<NDArray> plainV = new ArrayList<>();
+  /**
+   * The same update through FastOps.adamw: one call per group of parameters sharing a learning
+   * rate and a weight decay (usually one or two).
+   */
+  private void fusedStep(List<Parameter> params, java.util.function.ToDoubleFunction<Parameter> lrOf) {
+    record Group(double lr, double weightDecay) {}
+    Map<Group, List<Parameter>> groups = new LinkedHashMap<>();
     for (Parameter p : params) {
       if (!p.trainable()) {
         continue;
       }
-      boolean decay = config.weightDecay() > 0 && decayed.test(p);
-      (decay ? decayP : plainP).add(p.array());
-      (decay ? decayM : plainM).add(state(expAvg, p));
-      (decay ? decayV : plainV).add(state(expAvgSq, p));
+      double wd = config.weightDecay() > 0 && decayed.test(p) ? config.weightDecay() : 0.0;
+      groups.computeIfAbsent(new Group(lrOf.applyAsDouble(p), wd), g -> new ArrayList<>()).add(p);
     }
-    FastOps.adamw(decayP, decayM, decayV, step, lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay(),
-        false);
-    FastOps.adamw(plainP, plainM, plainV, step, lr, config.beta1(), config.beta2(), config.eps(), 0.0, false);
+    for (Map.Entry<Group, List<Parameter>> e : groups.entrySet()) {
+      List<NDArray> arrays = new ArrayList<>();
+      List<NDArray> m = new ArrayList<>();
+      List<NDArray> v = new ArrayList<>();
+      for (Parameter p : e.getValue()) {
+        arrays.add(p.array());
+        m.add(state(expAvg, p));
+        v.add(state(expAvgSq, p));
+      }
+      FastOps.adamw(arrays, m, v, step, e.getKey().lr(), config.beta1(), config.beta2(), config.eps(),
+          e.getKey().weightDecay(), false);
+    }
   }
 
   private NDArray state(Map<String, NDArray> map, Parameter p) {
