@@ -43,6 +43,13 @@ class GpuCommandsTest {
   }
 
   @Test
+  void benchModelOnTheGpuIsTheGpuBenchmark() {
+    String[] r = run("bench", "model", "--device", "gpu");
+    assertEquals("2", r[0], r[1] + r[2]);
+    assertTrue(r[2].contains("native bridge"), r[2]);
+  }
+
+  @Test
   void gpuBenchmarkPlumbingRunsOnTheCpu() {
     String[] r = run("bench", "gpu", "--native", "off", "--device", "cpu", "--model", "tiny", "--dtype", "fp32",
         "--shapes", "2x16", "--warmup", "0", "--iters", "1", "--output", "json");

@@ -191,7 +191,9 @@ public final class FastOps {
   public static NDArray composedRmsNorm(NDArray x, NDArray weight, double eps) {
     NDArray x32 = atLeastFloat32(x);
     NDArray rms = x32.square().mean(new int[] {-1}, true).add(eps).sqrt();
-    return weight.mul(cast(x32.div(rms), x.getDataType()));
+    // x's normalized value first: results land in the first operand's manager (the step's, not the
+    // model's, where the weight lives).
+    return cast(x32.div(rms), x.getDataType()).mul(weight);
   }
 
   // ---------------------------------------------------------------------------------------------
