@@ -42,6 +42,18 @@ public final class RlhfCommand implements Runnable {
     if (System.getProperty("ai.djl.offline") == null) {
       System.setProperty("ai.djl.offline", "true");
     }
+    // Every command that touches PyTorch uses the native bridge when one is installed
+    // (RLHF_NATIVE=auto|required|off); doctor and bench gpu decide with their own --native flag.
+    if (java.util.Arrays.stream(args).noneMatch(a -> a.startsWith("--native"))) {
+      try {
+        String mode = System.getenv("RLHF_NATIVE");
+        org.rlhfstream.model.nativeops.NativeBridge.configure(
+            org.rlhfstream.model.nativeops.NativeBridge.Mode.parse(mode == null || mode.isBlank() ? "auto" : mode));
+      } catch (RuntimeException e) {
+        System.err.println("rlhf: " + e.getMessage());
+        System.exit(EXIT_USAGE);
+      }
+    }
     System.exit(execute(args));
   }
 
