@@ -220,7 +220,9 @@ public final class IngestBenchmark {
       broker = EmbeddedKafkaBroker.startOnFreePorts(settings.workDir());
       bootstrap = broker.bootstrapServers();
     }
-    TopicsConfig topics = TopicsConfig.defaults();
+    // Hundreds of thousands of events per second fill a disk fast: cap what the benchmark keeps.
+    TopicsConfig topics = TopicsConfig.from(org.rlhfstream.platform.config.ConfigNode.root(
+        Map.of("feedback", Map.of("retention-bytes", "512mb"))));
     String topic = topics.feedback().name();
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
       TopicSetup.ensureTopics(admin, topics.all(), Duration.ofSeconds(30));

@@ -112,6 +112,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     // Flush on the OS's schedule like a normal broker; durability across a JVM crash comes from
     // the page cache, across a power cut it needs a real replicated cluster.
     p.put("auto.create.topics.enable", "false");
+    // A one-machine broker: smaller segments and a frequent retention check, so that size-capped
+    // topics give their disk back within seconds rather than after a 1 GB segment and 5 minutes.
+    p.put("log.segment.bytes", String.valueOf(128 * 1024 * 1024));
+    p.put("log.retention.check.interval.ms", "15000");
     p.put("log.cleaner.dedupe.buffer.size", String.valueOf(8 * 1024 * 1024));
     return p;
   }
