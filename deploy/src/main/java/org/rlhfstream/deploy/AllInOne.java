@@ -12,6 +12,8 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.rlhfstream.ingest.ApiKeyBootstrap;
+import org.rlhfstream.ingest.IngestService;
 import org.rlhfstream.platform.config.KafkaSettings;
 import org.rlhfstream.platform.http.HttpContribution;
 import org.rlhfstream.platform.http.HttpHost;
@@ -26,12 +28,13 @@ import org.slf4j.LoggerFactory;
  * Runs services in this process: Kafka (the embedded broker when no external cluster is
  * configured and {@code embeddedKafka} allows it), the topics, then the chosen services behind one
  * HTTP host. Started in that order, stopped in reverse. {@code rlhf up} runs every service; {@code
- * rlhf reward} (and the other single-service commands) run one against an external cluster.
+ * rlhf ingest}, {@code rlhf reward} (and the other single-service commands) run one against an
+ * external cluster.
  */
 public final class AllInOne implements AutoCloseable {
 
   /** The services this process can run. */
-  public enum Service { REWARD }
+  public enum Service { INGEST, REWARD }
 
   private static final Logger log = LoggerFactory.getLogger(AllInOne.class);
   static final Duration KAFKA_TIMEOUT = Duration.ofSeconds(30);
@@ -41,6 +44,8 @@ public final class AllInOne implements AutoCloseable {
   private final List<String> endpoints = new ArrayList<>();
   private KafkaSettings kafka;
   private RewardService reward;
+  private IngestService ingest;
+  private ApiKeyBootstrap.Outcome apiKey;
   private HttpHost httpHost;
 
   private AllInOne(RlhfConfig config) {
@@ -87,6 +92,14 @@ public final class AllInOne implements AutoCloseable {
 
     List<HttpContribution> contributions = new ArrayList<>();
     List<String> routes = new ArrayList<>();
+    if (services.contains(Service.INGEST)) {
+      // No API key configured: the first start writes one for tenant "default" to <data-dir>/api-key.
+      apiKey = ApiKeyBootstrap.ensure(config.ingest(), config.dataDir());
+      ingest = new IngestService(apiKey.config(), kafka, config.topics().feedback().name(), registry);
+      contributions.add(ingest);
+      routes.add("/v1/comparisons");
+      routes.add("/openapi.yaml");
+    }
     if (services.contains(Service.REWARD) && config.reward().enabled()) {
       reward = new RewardService(config.reward(), kafka, config.topics(), config.dataDir(), registry);
       contributions.add(reward);
@@ -104,6 +117,14 @@ public final class AllInOne implements AutoCloseable {
     }
     endpoints.add(String.format("%-10s http://%s:%d  %s", "http", config.http().host(), httpHost.actualPort(),
         String.join(" ", routes)));
+    if (ingest != null && ingest.grpcPort() > 0) {
+      endpoints.add(String.format("%-10s %s:%d  rlhf.v1.FeedbackService (ingest)", "grpc", config.ingest().grpc().host(),
+          ingest.grpcPort()));
+    }
+    if (apiKey != null) {
+      apiKey.keyFile().ifPresent(file -> endpoints.add(String.format("%-10s %s (tenant %s%s; send it as 'Authorization: Bearer <key>')",
+          "api key", file.toAbsolutePath(), ApiKeyBootstrap.DEFAULT_TENANT, apiKey.created() ? ", generated now" : "")));
+    }
     if (reward != null) {
       endpoints.add(String.format("%-10s training '%s' from %s on %s; checkpoints in %s", "reward", config.reward().name(),
           config.reward().model().base(), config.kafka().useEmbedded() ? "the embedded broker" : "Kafka",
@@ -131,6 +152,11 @@ public final class AllInOne implements AutoCloseable {
   /** Kafka as the services see it: the embedded broker's address once it runs. */
   public KafkaSettings kafka() {
     return kafka;
+  }
+
+  /** The ingest service, when this process runs it. */
+  public IngestService ingest() {
+    return ingest;
   }
 
   /** The reward service, when this process runs it. */

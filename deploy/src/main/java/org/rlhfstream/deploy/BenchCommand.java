@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Measure throughput and latency; prints figures, with --output json a JSON object as the last line.",
-    subcommands = {BenchRewardCommand.class, BenchModelCommand.class})
+    subcommands = {BenchIngestCommand.class, BenchRewardCommand.class, BenchModelCommand.class, BenchGpuCommand.class})
 public final class BenchCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

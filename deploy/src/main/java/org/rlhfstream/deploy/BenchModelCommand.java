@@ -48,10 +48,18 @@ public final class BenchModelCommand implements Callable<Integer> {
   @Option(names = "--output", defaultValue = "text", description = "text or json (json: one JSON object as the last line).")
   String output;
 
+  @Option(names = "--device", defaultValue = "cpu",
+      description = "cpu (default: this CPU benchmark), or gpu / gpu:N: the LoRA training-step benchmark on the GPU "
+          + "through the native bridge, next to PyTorch + transformers + PEFT with --python (as `rlhf bench gpu`).")
+  String device;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
+    if (!device.equals("cpu")) {
+      return onGpu();
+    }
     if (!output.equals("text") && !output.equals("json")) {
       throw new UserError("--output must be text or json");
     }
@@ -144,5 +152,20 @@ public final class BenchModelCommand implements Callable<Integer> {
     } catch (IOException | RuntimeException e) {
       return "n/a";
     }
+  }
+
+  /** {@code --device gpu}: runs {@link BenchGpuCommand} with its defaults, passing on --python and --output. */
+  private int onGpu() {
+    List<String> args = new ArrayList<>(List.of("--device", device, "--output", output));
+    if (python != null) {
+      args.add("--python");
+      args.add(python);
+    }
+    CommandLine gpu = new CommandLine(new BenchGpuCommand());
+    gpu.setOut(spec.commandLine().getOut());
+    gpu.setErr(spec.commandLine().getErr());
+    gpu.setExecutionExceptionHandler(new CliErrors());
+    gpu.setExitCodeExceptionMapper(CliErrors::exitCode);
+    return gpu.execute(args.toArray(new String[0]));
   }
 }

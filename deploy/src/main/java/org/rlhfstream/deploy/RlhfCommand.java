@@ -15,11 +15,13 @@ import picocli.CommandLine.Command;
     description = "Reactive streaming RLHF: feedback ingest, reward modelling, PPO + LoRA over Kafka.",
     subcommands = {
       UpCommand.class,
+      IngestCommand.class,
       KafkaCommand.class,
       RewardCommand.class,
       GenerateCommand.class,
       ScoreCommand.class,
       BenchCommand.class,
+      DoctorCommand.class,
       CommandLine.HelpCommand.class,
     })
 public final class RlhfCommand implements Runnable {
@@ -39,6 +41,18 @@ public final class RlhfCommand implements Runnable {
     // Everything DJL needs is on the classpath; never try to download at run time.
     if (System.getProperty("ai.djl.offline") == null) {
       System.setProperty("ai.djl.offline", "true");
+    }
+    // Every command that touches PyTorch uses the native bridge when one is installed
+    // (RLHF_NATIVE=auto|required|off); doctor and bench gpu decide with their own --native flag.
+    if (java.util.Arrays.stream(args).noneMatch(a -> a.startsWith("--native"))) {
+      try {
+        String mode = System.getenv("RLHF_NATIVE");
+        org.rlhfstream.model.nativeops.NativeBridge.configure(
+            org.rlhfstream.model.nativeops.NativeBridge.Mode.parse(mode == null || mode.isBlank() ? "auto" : mode));
+      } catch (RuntimeException e) {
+        System.err.println("rlhf: " + e.getMessage());
+        System.exit(EXIT_USAGE);
+      }
     }
     System.exit(execute(args));
   }

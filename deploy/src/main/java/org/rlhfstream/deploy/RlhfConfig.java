@@ -2,6 +2,7 @@ package org.rlhfstream.deploy;
 
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import org.rlhfstream.ingest.IngestConfig;
 import org.rlhfstream.platform.config.ConfigNode;
 import org.rlhfstream.platform.config.KafkaSettings;
 import org.rlhfstream.platform.http.HttpSettings;
@@ -16,8 +17,10 @@ import org.rlhfstream.reward.RewardConfig;
  * @param topics topic names, partitions, retention
  * @param http the shared HTTP server (ingest, scoring, health, metrics)
  * @param reward the reward service
+ * @param ingest the ingest service (gRPC listener, limits, dedup, producer, API keys, JWT)
  */
-public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics, HttpSettings http, RewardConfig reward) {
+public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics, HttpSettings http, RewardConfig reward,
+    IngestConfig ingest) {
 
   public static RlhfConfig from(ConfigNode root) {
     return new RlhfConfig(
@@ -25,7 +28,8 @@ public record RlhfConfig(Path dataDir, KafkaSettings kafka, TopicsConfig topics,
         KafkaSettings.from(root.section("kafka")),
         TopicsConfig.from(root.section("topics")),
         HttpSettings.from(root.section("http")),
-        RewardConfig.from(root.section("reward")));
+        RewardConfig.from(root.section("reward")),
+        IngestConfig.from(root.section("ingest")));
   }
 
   /** An all-default configuration (what {@code rlhf up} uses with no file). */

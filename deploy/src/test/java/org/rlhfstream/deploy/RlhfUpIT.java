@@ -38,7 +38,8 @@ class RlhfUpIT {
     Path data = Files.createTempDirectory(Path.of("target"), "up-it-");
     Process up = new ProcessBuilder("java", "-jar", jar.toString(), "up",
         "--data-dir", data.toString(),
-        "--set", "kafka.embedded.port=0", "--set", "kafka.embedded.controller-port=0", "--set", "http.port=0")
+        "--set", "kafka.embedded.port=0", "--set", "kafka.embedded.controller-port=0", "--set", "http.port=0",
+        "--set", "ingest.grpc.port=0")
         .redirectError(data.resolve("stderr.log").toFile())
         .start();
     try {
@@ -79,6 +80,18 @@ class RlhfUpIT {
       HttpResponse<String> metrics = client.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString());
       assertTrue(metrics.body().contains("rlhf_reward_steps_total"), "reward metrics are exported");
+      assertTrue(metrics.body().contains("rlhf_ingest_events_accepted_total"), "ingest metrics are exported");
+
+      // Ingest: the first start wrote an API key for tenant "default"; a comparison sent with it is accepted.
+      String key = Files.readString(data.resolve("api-key")).trim();
+      HttpResponse<String> accepted = client.send(HttpRequest.newBuilder(URI.create(base + "/v1/comparisons"))
+              .header("Authorization", "Bearer " + key)
+              .header("Content-Type", "application/json")
+              .POST(HttpRequest.BodyPublishers.ofString("{\"event_id\":\"up-it-1\",\"tenant\":\"default\","
+                  + "\"prompt\":\"2+2?\",\"chosen\":\"4\",\"rejected\":\"5\"}"))
+              .build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(202, accepted.statusCode(), accepted.body());
 
       up.destroy(); // SIGTERM
       assertTrue(up.waitFor(60, TimeUnit.SECONDS), "rlhf up did not stop on SIGTERM");

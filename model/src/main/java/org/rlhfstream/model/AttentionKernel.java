@@ -1,7 +1,7 @@
 package org.rlhfstream.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.Shape;
+import org.rlhfstream.model.nativeops.FastOps;
 
 /**
  * Scaled dot-product attention: the one seam where a fast kernel (a native SDPA, flash attention)
@@ -21,25 +21,62 @@ public interface AttentionKernel {
   NDArray apply(NDArray q, NDArray k, NDArray v, NDArray mask);
 
   /**
-   * Matmuls and a softmax, as Hugging Face's eager attention. Grouped-query attention without
-   * copying K/V: the query heads that share a K/V head are folded into the row dimension, so one
-   * batched matmul serves the whole group.
+   * As {@link #apply(NDArray, NDArray, NDArray, NDArray)}, told whether the mask is exactly the
+   * causal mask of a full pass (no padding, no cache, T == S), so that a kernel can apply
+   * causality itself and skip the mask (flash attention takes no mask).
    */
-  AttentionKernel COMPOSED = (q, k, v, mask) -> {
-    Shape qs = q.getShape();
-    long b = qs.get(0);
-    long heads = qs.get(1);
-    long t = qs.get(2);
-    long headDim = qs.get(3);
-    long kvHeads = k.getShape().get(1);
-    long s = k.getShape().get(2);
-    long groups = heads / kvHeads;
-    double scale = 1.0 / Math.sqrt(headDim);
+  default NDArray apply(NDArray q, NDArray k, NDArray v, NDArray mask, boolean causalOnly) {
+    return apply(q, k, v, mask);
+  }
 
-    NDArray qg = q.mul(scale).reshape(b, kvHeads, groups * t, headDim); // (B, kv, g*T, hd)
-    NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)); // (B, kv, g*T, S)
-    scores = scores.reshape(b, kvHeads, groups, t, s).add(mask.expandDims(1)); // (B, kv, g, T, S)
-    NDArray probs = scores.softmax(-1).reshape(b, kvHeads, groups * t, s);
-    return probs.matMul(v).reshape(b, heads, t, headDim); // (B, heads, T, hd)
+  /**
+   * Matmuls and a softmax, as Hugging Face's eager attention (the softmax in float32 for 16-bit
+   * inputs). Grouped-query attention without copying K/V: the query heads that share a K/V head
+   * are folded into the row dimension, so one batched matmul serves the whole group.
+   */
+  AttentionKernel COMPOSED = (q, k, v, mask) -> FastOps.composedAttention(q, k, v, mask, false);
+
+  /**
+   * PyTorch's scaled_dot_product_attention through the native bridge (flash, memory-efficient or
+   * math kernel, as PyTorch picks); the composed version when the bridge is absent.
+   */
+  AttentionKernel SDPA = new AttentionKernel() {
+    @Override
+    public NDArray apply(NDArray q, NDArray k, NDArray v, NDArray mask) {
+      return FastOps.attention(q, k, v, mask, false);
+    }
+
+    @Override
+    public NDArray apply(NDArray q, NDArray k, NDArray v, NDArray mask, boolean causalOnly) {
+      return causalOnly ? FastOps.attention(q, k, v, null, true) : FastOps.attention(q, k, v, mask, false);
+    }
   };
+
+  /** SDPA when the native bridge is loaded, else COMPOSED: the default. */
+  AttentionKernel AUTO = new AttentionKernel() {
+    @Override
+    public NDArray apply(NDArray q, NDArray k, NDArray v, NDArray mask) {
+      return apply(q, k, v, mask, false);
+    }
+
+    @Override
+    public NDArray apply(NDArray q, NDArray k, NDArray v, NDArray mask, boolean causalOnly) {
+      return FastOps.available() ? SDPA.apply(q, k, v, mask, causalOnly) : COMPOSED.apply(q, k, v, mask);
+    }
+  };
+
+  /** A kernel by name: {@code auto}, {@code sdpa} or {@code eager} (composed). */
+  static AttentionKernel byName(String name) {
+    switch (name.toLowerCase(java.util.Locale.ROOT)) {
+      case "auto":
+        return AUTO;
+      case "sdpa":
+        return SDPA;
+      case "eager":
+      case "composed":
+        return COMPOSED;
+      default:
+        throw new IllegalArgumentException("attention must be auto, sdpa or eager, got " + name);
+    }
+  }
 }

@@ -29,6 +29,7 @@ import org.rlhfstream.model.io.CheckpointFiles;
 import org.rlhfstream.model.io.SafeTensors;
 import org.rlhfstream.model.lora.LoraConfig;
 import org.rlhfstream.model.lora.PeftAdapter;
+import org.rlhfstream.model.nativeops.FastOps;
 
 /**
  * A decoder-only transformer of the Llama family (and Qwen2) on DJL, with the language-model head,
@@ -153,6 +154,7 @@ public final class DecoderModel implements AutoCloseable {
     ModelConfig fileConfig = ModelConfig.load(dir);
     ModelConfig config = head == null || head == fileConfig.head() ? fileConfig : fileConfig.withHead(head, 1);
     Map<String, long[]> expected = expectedTensors(config);
+    requireEngineSupport(options);
     NDManager manager = NDManager.newBaseManager(options.djlDevice(), "PyTorch");
     try (CheckpointFiles files = CheckpointFiles.open(dir)) {
       Set<String> fresh = new LinkedHashSet<>();
@@ -210,9 +212,23 @@ public final class DecoderModel implements AutoCloseable {
    * engines and devices: the numbers come from Java.
    */
   public static DecoderModel random(ModelConfig config, ModelOptions options, long seed, double initStd) {
+    return random(config, options, seed, initStd, false);
+  }
+
+  /**
+   * As {@link #random(ModelConfig, ModelOptions, long, double)}, with the numbers drawn by the
+   * engine on the model's device when {@code onDevice}: seconds instead of minutes for a model of
+   * hundreds of millions of weights (benchmarks), reproducible on one engine and device only.
+   */
+  public static DecoderModel random(ModelConfig config, ModelOptions options, long seed, double initStd,
+      boolean onDevice) {
+    requireEngineSupport(options);
     NDManager manager = NDManager.newBaseManager(options.djlDevice(), "PyTorch");
     try {
       SplittableRandom random = new SplittableRandom(seed);
+      if (onDevice) {
+        manager.getEngine().setRandomSeed((int) seed);
+      }
       Map<String, NDArray> weights = new LinkedHashMap<>();
       for (Map.Entry<String, long[]> e : expectedTensors(config).entrySet()) {
         String name = e.getKey();
@@ -221,6 +237,8 @@ public final class DecoderModel implements AutoCloseable {
           a = manager.ones(new Shape(e.getValue()), options.dtype());
         } else if (name.endsWith(".bias")) {
           a = manager.zeros(new Shape(e.getValue()), options.dtype());
+        } else if (onDevice) {
+          a = manager.randomNormal(0f, (float) initStd, new Shape(e.getValue()), options.dtype());
         } else {
           a = normal(manager, e.getValue(), initStd, random, options.dtype());
         }
@@ -231,6 +249,14 @@ public final class DecoderModel implements AutoCloseable {
     } catch (RuntimeException e) {
       manager.close();
       throw e;
+    }
+  }
+
+  /** bfloat16 arrays abort DJL's stock native library: mixed precision needs the bridge. */
+  private static void requireEngineSupport(ModelOptions options) {
+    if (options.mixedPrecision() && !FastOps.available()) {
+      throw new ModelInputException("dtype BFLOAT16 (mixed precision) needs the native bridge: build it with "
+          + "native/build-bridge.sh on a host with PyTorch (DJL's own library cannot hold bfloat16)");
     }
   }
 
@@ -337,8 +363,10 @@ public final class DecoderModel implements AutoCloseable {
       positions = attentionMask.toType(DataType.INT64, false).cumSum(1).sub(1).clip(0, s)
           .get(new NDIndex(":, {}:", past));
     }
-    NDArray cos = Embedding.embedding(positions, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(1); // (B|1, 1, T, hd)
-    NDArray sin = Embedding.embedding(positions, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(1);
+    // (B|1, T, 1, hd): rotary is applied in the projections' own (B, T, heads, hd) layout, where the
+    // element-wise kernels read contiguous memory, before the heads move to dimension 1.
+    NDArray cos = Embedding.embedding(positions, ropeCos, SparseFormat.DENSE).singletonOrThrow().expandDims(2);
+    NDArray sin = Embedding.embedding(positions, ropeSin, SparseFormat.DENSE).singletonOrThrow().expandDims(2);
 
     // Additive mask: causal, and padding when there is a mask.
     NDArray query = scope.arange(past, s, 1L, DataType.INT64).reshape(t, 1);
@@ -349,14 +377,18 @@ public final class DecoderModel implements AutoCloseable {
     }
     NDArray mask = allowed.logicalNot().toType(options.dtype(), false).mul(maskValue);
 
+    // Without padding or earlier tokens the mask is purely causal: a fused kernel may apply that itself.
+    boolean causalOnly = attentionMask == null && past == 0;
+
     NDArray x = Embedding.embedding(inputIds, embed_tokens, SparseFormat.DENSE).singletonOrThrow(); // (B, T, hidden)
     for (int i = 0; i < layers.size(); i++) {
-      x = layer(i, x, cos, sin, mask, cache, adapter);
+      x = layer(i, x, cos, sin, mask, causalOnly, cache, adapter);
     }
     return rmsNorm(x, norm);
   }
 
-  private NDArray layer(int index, NDArray x, NDArray cos, NDArray sin, NDArray mask, KvCache cache, boolean adapter) {
+  private NDArray layer(int index, NDArray x, NDArray cos, NDArray sin, NDArray mask, boolean causalOnly, KvCache cache,
+      boolean adapter) {
     Layer l = layers.get(index);
     long b = x.getShape().get(0);
     long t = x.getShape().get(1);
@@ -366,32 +398,31 @@ public final class DecoderModel implements AutoCloseable {
 
     // attention: norm → q/k/v → rotary → cache → attention → o_proj → residual
     NDArray h = rmsNorm(x, l.input_layernorm());
-    NDArray q = l.q_proj().apply(h, adapter, training).reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
-    NDArray k = l.k_proj().apply(h, adapter, training).reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3); // (B, KV, T, hd)
+    NDArray q = l.q_proj().apply(h, adapter, training).reshape(b, t, heads, hd); // (B, T, H, hd)
+    NDArray k = l.k_proj().apply(h, adapter, training).reshape(b, t, kvHeads, hd); // (B, T, KV, hd)
     NDArray v = l.v_proj().apply(h, adapter, training).reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3); // (B, KV, T, hd)
-    q = Rotary.apply(q, cos, sin);
-    k = Rotary.apply(k, cos, sin);
+    q = Rotary.apply(q, cos, sin).transpose(0, 2, 1, 3); // (B, H, T, hd)
+    k = Rotary.apply(k, cos, sin).transpose(0, 2, 1, 3); // (B, KV, T, hd)
     if (cache != null) {
       NDArray[] kv = cache.append(index, k, v, x.getManager());
       k = kv[0]; // (B, KV, S, hd)
       v = kv[1];
     }
-    NDArray a = options.attention().apply(q, k, v, mask); // (B, H, T, hd)
+    NDArray a = options.attention().apply(q, k, v, mask, causalOnly); // (B, H, T, hd)
     a = a.transpose(0, 2, 1, 3).reshape(b, t, (long) heads * hd);
-    x = x.add(l.o_proj().apply(a, adapter, training));
+    x = l.o_proj().apply(a, adapter, training, x); // x + o_proj(a), accumulated by the product itself
 
     // MLP: norm → SwiGLU → residual
     h = rmsNorm(x, l.post_attention_layernorm());
     NDArray gate = l.gate_proj().apply(h, adapter, training);
     NDArray up = l.up_proj().apply(h, adapter, training);
-    NDArray act = Activation.sigmoid(gate).mul(gate).mul(up); // silu(gate) * up
-    return x.add(l.down_proj().apply(act, adapter, training));
+    NDArray act = FastOps.swiglu(gate, up); // silu(gate) * up
+    return l.down_proj().apply(act, adapter, training, x); // x + down_proj(act)
   }
 
-  /** RMSNorm as Hugging Face computes it: x / sqrt(mean(x²) + eps) · w. */
+  /** RMSNorm as Hugging Face computes it: w · (x / sqrt(mean(x²) + eps)), normalized in float32. */
   private NDArray rmsNorm(NDArray x, NDArray weight) {
-    NDArray rms = x.square().mean(new int[] {-1}, true).add(config.rmsNormEps()).sqrt();
-    return x.div(rms).mul(weight);
+    return FastOps.rmsNorm(x, weight, config.rmsNormEps());
   }
 
   /** Language-model logits {@code (B, T, vocab)} from hidden states {@code (B, T, hidden)}. */
@@ -400,6 +431,23 @@ public final class DecoderModel implements AutoCloseable {
       throw new IllegalStateException(config.architecture() + " has no language-model head");
     }
     return Linear.linear(hidden, lm_head).singletonOrThrow();
+  }
+
+  /**
+   * Logits computed and returned in float32 whatever the model's type: for picking tokens under
+   * mixed precision, where bf16 logits (spacing 2⁻⁶ around 4) cannot separate close candidates.
+   * Meant for a few positions (decoding); training uses {@link #logits}.
+   */
+  public NDArray logitsFloat32(NDArray hidden) {
+    if (lm_head == null) {
+      throw new IllegalStateException(config.architecture() + " has no language-model head");
+    }
+    if (hidden.getDataType() == DataType.FLOAT32 && lm_head.getDataType() == DataType.FLOAT32) {
+      return logits(hidden);
+    }
+    NDArray head = lm_head.toType(DataType.FLOAT32, false); // frozen: no gradient needed
+    head.attach(hidden.getManager());
+    return Linear.linear(FastOps.cast(hidden, DataType.FLOAT32), head).singletonOrThrow();
   }
 
   /**
@@ -435,7 +483,8 @@ public final class DecoderModel implements AutoCloseable {
     if (vHeadWeight == null) {
       throw new IllegalStateException("no value head: call addValueHead first");
     }
-    NDArray v = Linear.linear(hidden, vHeadWeight, vHeadBias).singletonOrThrow(); // (B, T, 1)
+    NDArray h = FastOps.cast(hidden, vHeadWeight.getDataType()); // float32 under mixed precision
+    NDArray v = Linear.linear(h, vHeadWeight, vHeadBias).singletonOrThrow(); // (B, T, 1)
     return v.squeeze(-1);
   }
 
@@ -455,14 +504,15 @@ public final class DecoderModel implements AutoCloseable {
 
   /**
    * {@code log softmax(logits / temperature)} at the given tokens: for a PPO step that already has
-   * the logits (one trunk pass for logits and values).
+   * the logits (one trunk pass for logits and values). In float32 under mixed precision.
    *
    * @param logits {@code (B, T, V)}
    * @param tokens {@code (B, T)} int64, the token whose log-probability each position gives
    * @return {@code (B, T)}
    */
   public static NDArray logProbsOf(NDArray logits, NDArray tokens, double temperature) {
-    NDArray scaled = temperature == 1.0 ? logits : logits.div(temperature);
+    NDArray wide = FastOps.atLeastFloat32(logits);
+    NDArray scaled = temperature == 1.0 ? wide : wide.div(temperature);
     return scaled.logSoftmax(-1).gather(tokens.expandDims(-1), -1).squeeze(-1);
   }
 
@@ -563,8 +613,9 @@ public final class DecoderModel implements AutoCloseable {
       vHeadWeight.close();
       vHeadBias.close();
     }
-    vHeadWeight = normal(manager, new long[] {1, config.hiddenSize()}, 0.02, new SplittableRandom(seed), options.dtype());
-    vHeadBias = manager.zeros(new Shape(1), options.dtype());
+    vHeadWeight = normal(manager, new long[] {1, config.hiddenSize()}, 0.02, new SplittableRandom(seed),
+        options.trainableDtype());
+    vHeadBias = manager.zeros(new Shape(1), options.trainableDtype());
   }
 
   /** Writes the value head as {@code v_head.summary.weight/bias} (TRL's names) to a safetensors file. */
@@ -580,8 +631,8 @@ public final class DecoderModel implements AutoCloseable {
 
   public void loadValueHead(Path file) throws IOException {
     try (SafeTensors.Reader r = SafeTensors.Reader.open(file)) {
-      NDArray w = r.read("v_head.summary.weight", manager, options.dtype());
-      NDArray b = r.read("v_head.summary.bias", manager, options.dtype());
+      NDArray w = r.read("v_head.summary.weight", manager, options.trainableDtype());
+      NDArray b = r.read("v_head.summary.bias", manager, options.trainableDtype());
       if (!w.getShape().equals(new Shape(1, config.hiddenSize()))) {
         w.close();
         b.close();
@@ -649,8 +700,8 @@ public final class DecoderModel implements AutoCloseable {
         for (int i = 0; i < a.length; i++) {
           a[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
         }
-        NDArray arrA = manager.create(a, new Shape(cfg.rank(), in)).toType(options.dtype(), false);
-        NDArray arrB = manager.zeros(new Shape(p.outFeatures(), cfg.rank()), options.dtype());
+        NDArray arrA = manager.create(a, new Shape(cfg.rank(), in)).toType(options.trainableDtype(), false);
+        NDArray arrB = manager.zeros(new Shape(p.outFeatures(), cfg.rank()), options.trainableDtype());
         p.attachLora(arrA, arrB, cfg.scaling(), cfg.dropout());
       }
     }
@@ -810,11 +861,9 @@ public final class DecoderModel implements AutoCloseable {
       return new NDArray[] {cosA, sinA};
     }
 
-    /** x·cos + rotate_half(x)·sin, rotate_half(x) = cat(-x₂, x₁). x {@code (B, heads, T, hd)}. */
+    /** x·cos + rotate_half(x)·sin, rotate_half(x) = cat(-x₂, x₁) over the last axis (head_dim). */
     static NDArray apply(NDArray x, NDArray cos, NDArray sin) {
-      NDList halves = x.split(2, 3); // DJL split takes no negative axis
-      NDArray rotated = halves.get(1).neg().concat(halves.get(0), 3);
-      return x.mul(cos).add(rotated.mul(sin));
+      return FastOps.rotary(x, cos, sin);
     }
   }
 }

@@ -1,8 +1,7 @@
 package org.rlhfstream.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.nn.core.Linear;
-import ai.djl.nn.norm.Dropout;
+import org.rlhfstream.model.nativeops.FastOps;
 
 /**
  * One linear layer of the decoder ({@code y = x·Wᵀ + b}) with an optional LoRA adapter on it:
@@ -101,17 +100,21 @@ public final class Projection {
    * @return {@code (…, out)}
    */
   NDArray apply(NDArray x, boolean adapter, boolean training) {
+    return apply(x, adapter, training, null);
+  }
+
+  /**
+   * As {@link #apply(NDArray, boolean, boolean)}, plus {@code residual} (same shape as the output):
+   * the matrix product accumulates into it, sparing a separate addition.
+   */
+  NDArray apply(NDArray x, boolean adapter, boolean training, NDArray residual) {
     if (merged && !adapter) {
       throw new IllegalStateException(name + ": the adapter is merged into the weight; unmerge it to switch it off");
     }
-    NDArray y = Linear.linear(x, weight, bias).singletonOrThrow();
-    if (loraA == null || !adapter || merged) {
-      return y;
-    }
-    NDArray h = training && dropout > 0 ? Dropout.dropout(x, (float) dropout).singletonOrThrow() : x;
-    NDArray down = Linear.linear(h, loraA).singletonOrThrow(); // (…, r)
-    NDArray up = Linear.linear(down, loraB).singletonOrThrow(); // (…, out)
-    return y.add(up.mul(scaling));
+    boolean withAdapter = loraA != null && adapter && !merged;
+    // Under mixed precision the adapter is float32 (the master copy) and computes in x's type.
+    return FastOps.loraLinear(x, weight, bias, withAdapter ? loraA : null, withAdapter ? loraB : null, scaling,
+        dropout, training, residual);
   }
 
   /** W += scaling·B·A, in place; the adapter then costs nothing at inference. */

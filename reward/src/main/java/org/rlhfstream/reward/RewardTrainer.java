@@ -407,7 +407,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
     long lag = lag(c);
     metrics.lag(lag);
     log.info("reward '{}' step {}: {} comparisons/s, loss {}, held-out accuracy {} ({} examples), lag {}, trained {}, waiting {}",
-        config.name(), state.step, String.format("%.1f", rate), String.format("%.4f", lastLoss),
+        config.name(), state.step, String.format("%.1f", rate), Double.isNaN(lastLoss) ? "n/a" : String.format("%.4f", lastLoss),
         lastEval.getExamples() == 0 ? "n/a" : String.format("%.3f", lastEval.getAccuracy()), lastEval.getExamples(),
         lag, state.comparisonsTrained, pending.size());
     lastLogNanos = now;

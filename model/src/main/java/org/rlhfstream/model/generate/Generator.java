@@ -89,7 +89,7 @@ public final class Generator {
           }
           NDArray hidden = model.hidden(input, step.create(visible), cache, adapter); // (B, T, hidden)
           NDArray lastHidden = hidden.get(new NDIndex(":, -1:, :")); // (B, 1, hidden)
-          last = model.logits(lastHidden).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray(); // B * V
+          last = model.logitsFloat32(lastHidden).toFloatArray(); // B * V
         }
         long[][] next = new long[b][1];
         for (int i = 0; i < b; i++) {

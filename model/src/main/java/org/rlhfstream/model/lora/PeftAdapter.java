@@ -194,7 +194,7 @@ public final class PeftAdapter {
       }
       try {
         for (String name : r.tensors().keySet()) {
-          NDArray a = r.read(name, model.manager(), model.options().dtype());
+          NDArray a = r.read(name, model.manager(), model.options().trainableDtype());
           tensors.put(toInternal(name), a);
         }
         model.installLora(cfg, tensors);

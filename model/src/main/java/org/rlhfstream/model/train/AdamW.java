@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +15,7 @@ import org.rlhfstream.model.ModelInputException;
 import org.rlhfstream.model.NoGrad;
 import org.rlhfstream.model.Parameter;
 import org.rlhfstream.model.io.SafeTensors;
+import org.rlhfstream.model.nativeops.FastOps;
 
 /**
  * AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"), written over NDArrays so
@@ -76,7 +78,11 @@ public final class AdamW implements AutoCloseable {
     this.manager = stateManager.newSubManager();
   }
 
-  /** Updates every trainable parameter that has a gradient, at learning rate {@code lr}. */
+  /**
+   * Updates every trainable parameter that has a gradient, at learning rate {@code lr}. With the
+   * native bridge the update is PyTorch's own AdamW kernel (fused over all parameters of a group
+   * on CUDA), else the composition below.
+   */
   public void step(List<Parameter> params, double lr) {
     step(params, p -> lr);
   }
@@ -87,6 +93,10 @@ public final class AdamW implements AutoCloseable {
    */
   public void step(List<Parameter> params, java.util.function.ToDoubleFunction<Parameter> lrOf) {
     step++;
+    if (FastOps.available()) {
+      fusedStep(params, lrOf);
+      return;
+    }
     double bc1 = 1 - Math.pow(config.beta1(), step);
     double bc2 = 1 - Math.pow(config.beta2(), step);
     double sqrtBc2 = Math.sqrt(bc2);
@@ -118,6 +128,34 @@ public final class AdamW implements AutoCloseable {
           theta.subi(update.toType(theta.getDataType(), false));
         }
       }
+    }
+  }
+
+  /**
+   * The same update through FastOps.adamw: one call per group of parameters sharing a learning
+   * rate and a weight decay (usually one or two).
+   */
+  private void fusedStep(List<Parameter> params, java.util.function.ToDoubleFunction<Parameter> lrOf) {
+    record Group(double lr, double weightDecay) {}
+    Map<Group, List<Parameter>> groups = new LinkedHashMap<>();
+    for (Parameter p : params) {
+      if (!p.trainable()) {
+        continue;
+      }
+      double wd = config.weightDecay() > 0 && decayed.test(p) ? config.weightDecay() : 0.0;
+      groups.computeIfAbsent(new Group(lrOf.applyAsDouble(p), wd), g -> new ArrayList<>()).add(p);
+    }
+    for (Map.Entry<Group, List<Parameter>> e : groups.entrySet()) {
+      List<NDArray> arrays = new ArrayList<>();
+      List<NDArray> m = new ArrayList<>();
+      List<NDArray> v = new ArrayList<>();
+      for (Parameter p : e.getValue()) {
+        arrays.add(p.array());
+        m.add(state(expAvg, p));
+        v.add(state(expAvgSq, p));
+      }
+      FastOps.adamw(arrays, m, v, step, e.getKey().lr(), config.beta1(), config.beta2(), config.eps(),
+          e.getKey().weightDecay(), false);
     }
   }
 

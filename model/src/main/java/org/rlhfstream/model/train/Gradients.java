@@ -7,6 +7,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import java.util.List;
 import org.rlhfstream.model.NoGrad;
 import org.rlhfstream.model.Parameter;
+import org.rlhfstream.model.nativeops.FastOps;
 
 /**
  * Gradient housekeeping that DJL leaves out: clipping by global norm ({@code optClipGrad} is an
@@ -82,6 +83,16 @@ public final class Gradients {
 
   /** Zeroes the gradients of {@code params} (they accumulate across backward passes until then). */
   public static void zero(List<Parameter> params) {
+    if (FastOps.available()) {
+      List<NDArray> trainable = new java.util.ArrayList<>();
+      for (Parameter p : params) {
+        if (p.trainable()) {
+          trainable.add(p.array());
+        }
+      }
+      FastOps.zeroGrads(trainable);
+      return;
+    }
     try (NoGrad ignored = NoGrad.enter()) {
       for (Parameter p : params) {
         if (!p.trainable()) {

@@ -3,6 +3,7 @@ package org.rlhfstream.model.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Activation;
+import org.rlhfstream.model.nativeops.FastOps;
 
 /** Losses over NDArrays, differentiable through DJL's autograd. */
 public final class Losses {
@@ -16,7 +17,7 @@ public final class Losses {
    * @param mask {@code (B, T)}, 1 where a target counts; null for all
    */
   public static NDArray crossEntropy(NDArray logits, NDArray targets, NDArray mask) {
-    NDArray nll = logits.logSoftmax(-1).gather(targets.expandDims(-1), -1).squeeze(-1).neg(); // (B, T)
+    NDArray nll = FastOps.atLeastFloat32(logits).logSoftmax(-1).gather(targets.expandDims(-1), -1).squeeze(-1).neg(); // (B, T)
     if (mask == null) {
       return nll.mean();
     }
