@@ -82,7 +82,7 @@ public final class BenchModelCommand implements Callable<Integer> {
     out.flush();
     List<ModelBenchmark.Case> cases = List.of(
         new ModelBenchmark.Case(ModelPresets.TINY, 8, 128, 5, 20),
-        new ModelBenchmark.Case(ModelPresets.SMALL_25M, batch, seq, 1, iters));
+        new ModelBenchmark.Case(ModelPresets.SMALL_25M, batch, seq, 3, iters));
     List<ModelBenchmark.Comparison> results;
     try {
       results = ModelBenchmark.run(new ModelBenchmark.Settings(cases, threads, py, rounds, line -> {
