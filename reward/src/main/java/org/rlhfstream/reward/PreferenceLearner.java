@@ -7,14 +7,12 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.rlhfstream.model.DecoderModel;
@@ -24,6 +22,7 @@ import org.rlhfstream.model.ModelPresets;
 import org.rlhfstream.model.NoGrad;
 import org.rlhfstream.model.Parameter;
 import org.rlhfstream.model.TextTokenizer;
+import org.rlhfstream.model.io.CheckpointFiles;
 import org.rlhfstream.model.io.SafeTensors;
 import org.rlhfstream.model.lora.LoraConfig;
 import org.rlhfstream.model.train.AdamW;
@@ -46,7 +45,9 @@ final class PreferenceLearner implements AutoCloseable {
 
   /** Written beside a released model so that every scorer formats text the same way. */
   static final String REWARD_JSON = "rlhf-reward.json";
-  private static final String TRAINABLE = "trainable.safetensors";
+  private static final String MODEL = "model";
+  private static final String ADAPTER = "adapter";
+  private static final String SCORE = "score.safetensors";
   private static final String OPTIMIZER = "optimizer.safetensors";
 
   record StepStats(float loss, float accuracy, float gradNorm, double learningRate, int pairs) {}
@@ -70,7 +71,7 @@ final class PreferenceLearner implements AutoCloseable {
     try {
       this.tokenizer = TextTokenizer.load(baseDir);
       if (t.mode().equals("lora")) {
-        model.attachLora(new LoraConfig(t.loraRank(), t.loraAlpha(), t.loraDropout(), t.loraTargets(), t.rsLora()), t.seed());
+        model.attachLora(lora(), t.seed());
         // PEFT calls this modules_to_save: the fresh score head trains with the adapter.
         model.setTrainable(p -> p.isLora() || p.name().equals("score.weight"));
       } else {
@@ -226,33 +227,70 @@ final class PreferenceLearner implements AutoCloseable {
     return new Pairs(scope.create(ids, shape), scope.create(mask, shape), scope.create(margin), scope.create(tie));
   }
 
-  /** Trainable weights and optimizer state: what a checkpoint needs beyond the (immutable) base. */
+  /**
+   * Trainable weights and optimizer state, in the layouts other tools read: with full
+   * fine-tuning a Hugging Face folder {@code model/} ({@code config.json}, {@code
+   * model.safetensors}, {@code tokenizer.json}); with LoRA a PEFT adapter {@code adapter/} plus
+   * the score head in {@code score.safetensors} (the base stays where it is: it never changes).
+   * The optimizer state is {@code optimizer.safetensors}.
+   */
   void saveState(Path dir) throws IOException {
-    Map<String, NDArray> trainable = new LinkedHashMap<>();
-    for (Parameter p : model.trainableParameters()) {
-      trainable.put(p.name(), p.array());
+    if (model.lora() != null) {
+      model.saveAdapter(dir.resolve(ADAPTER), baseModelId());
+      SafeTensors.write(dir.resolve(SCORE), Map.of("score.weight", scoreHead().array()), Map.of(), SafeTensors.Dtype.F32);
+    } else {
+      Path hf = dir.resolve(MODEL);
+      model.save(hf);
+      Files.copy(baseDir.resolve(TextTokenizer.FILE), hf.resolve(TextTokenizer.FILE), StandardCopyOption.REPLACE_EXISTING);
     }
-    SafeTensors.write(dir.resolve(TRAINABLE), trainable, Map.of("base", baseDir.toString()), SafeTensors.Dtype.F32);
     optimizer.save(dir.resolve(OPTIMIZER));
   }
 
   void loadState(Path dir) throws IOException {
-    Map<String, Parameter> byName = new LinkedHashMap<>();
-    model.trainableParameters().forEach(p -> byName.put(p.name(), p));
-    try (SafeTensors.Reader reader = SafeTensors.Reader.open(dir.resolve(TRAINABLE));
-        NoGrad ignored = NoGrad.enter()) {
-      if (!reader.tensors().keySet().equals(byName.keySet())) {
-        throw new IOException("checkpoint " + dir + " holds other trainable tensors than this configuration"
-            + " (was training.mode or the LoRA targets changed?)");
+    boolean lora = model.lora() != null;
+    if (lora != Files.isDirectory(dir.resolve(ADAPTER))) {
+      throw new IOException("checkpoint " + dir + " was written with training.mode " + (lora ? "full" : "lora")
+          + "; it cannot resume with the current mode: use a new reward name for a new lineage");
+    }
+    if (lora) {
+      model.loadAdapter(dir.resolve(ADAPTER));
+      LoraConfig saved = model.lora();
+      LoraConfig wanted = lora();
+      if (saved.rank() != wanted.rank() || saved.alpha() != wanted.alpha() || saved.rsLora() != wanted.rsLora()
+          || !java.util.Set.copyOf(saved.targetModules()).equals(java.util.Set.copyOf(wanted.targetModules()))) {
+        throw new IOException("checkpoint " + dir + " holds a LoRA adapter " + model.lora()
+            + " but the configuration asks for " + lora() + ": use a new reward name for a new lineage");
       }
-      for (Parameter p : byName.values()) {
+      model.setTrainable(p -> p.isLora() || p.name().equals("score.weight"));
+      copyInto(dir.resolve(SCORE), List.of(scoreHead()));
+    } else {
+      copyInto(dir.resolve(MODEL).resolve(CheckpointFiles.SINGLE), model.trainableParameters());
+    }
+    optimizer.load(dir.resolve(OPTIMIZER));
+  }
+
+  private LoraConfig lora() {
+    RewardConfig.Training t = config.training();
+    return new LoraConfig(t.loraRank(), t.loraAlpha(), t.loraDropout(), t.loraTargets(), t.rsLora());
+  }
+
+  private Parameter scoreHead() {
+    return model.parameters().stream().filter(p -> p.name().equals("score.weight")).findFirst().orElseThrow();
+  }
+
+  /** Overwrites the given parameters, in place, with the same-named tensors of a safetensors file. */
+  private void copyInto(Path file, List<Parameter> params) throws IOException {
+    try (SafeTensors.Reader reader = SafeTensors.Reader.open(file); NoGrad ignored = NoGrad.enter()) {
+      for (Parameter p : params) {
+        if (!reader.tensors().containsKey(p.name())) {
+          throw new IOException(file + " lacks " + p.name());
+        }
         try (NDManager scope = model.manager().newSubManager()) {
           NDArray saved = reader.read(p.name(), scope, p.array().getDataType());
           p.array().set(saved.toFloatArray());
         }
       }
     }
-    optimizer.load(dir.resolve(OPTIMIZER));
   }
 
   /** Writes a self-contained Hugging Face reward model (adapter merged), loadable by {@code rlhf score}. */
@@ -289,9 +327,5 @@ final class PreferenceLearner implements AutoCloseable {
     } finally {
       model.close();
     }
-  }
-
-  static UncheckedIOException unchecked(IOException e) {
-    return new UncheckedIOException(e);
   }
 }

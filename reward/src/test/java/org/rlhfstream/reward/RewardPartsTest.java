@@ -164,6 +164,39 @@ class RewardPartsTest {
   }
 
   @Test
+  void checkpointsAreInTheHuggingFaceAndPeftLayouts() throws Exception {
+    List<Comparison> data = SyntheticPreferences.generate("layout", 16, 6);
+    RewardConfig full = config(Map.of("training", Map.of("batch-size", 8, "micro-batch-size", 8)));
+    try (PreferenceLearner l = new PreferenceLearner(full, tmp.resolve("models"))) {
+      l.step(data.subList(0, 8), 1e-3);
+      l.saveState(java.nio.file.Files.createDirectories(tmp.resolve("full")));
+      // The checkpoint's model folder is an ordinary HF reward model: it scores like the learner.
+      try (var loaded = org.rlhfstream.model.DecoderModel.load(tmp.resolve("full/model"), org.rlhfstream.model.ModelOptions.cpu())) {
+        List<int[]> seqs = List.of(l.tokens("p", "thanks a"), l.tokens("p", "b"));
+        assertArrayEquals(org.rlhfstream.model.SequenceScorer.score(l.model(), seqs, true),
+            org.rlhfstream.model.SequenceScorer.score(loaded, seqs, true), 1e-5f);
+      }
+    }
+    RewardConfig lora = config(Map.of("training", Map.of("mode", "lora", "lora-rank", 4, "batch-size", 8, "micro-batch-size", 8)));
+    float continued;
+    try (PreferenceLearner l = new PreferenceLearner(lora, tmp.resolve("models"))) {
+      l.step(data.subList(0, 8), 1e-2);
+      l.saveState(java.nio.file.Files.createDirectories(tmp.resolve("lora")));
+      continued = l.step(data.subList(8, 16), 1e-2).loss();
+    }
+    assertTrue(java.nio.file.Files.exists(tmp.resolve("lora/adapter/adapter_config.json")), "a PEFT adapter");
+    assertTrue(java.nio.file.Files.exists(tmp.resolve("lora/adapter/adapter_model.safetensors")));
+    try (PreferenceLearner l = new PreferenceLearner(lora, tmp.resolve("models"))) {
+      l.loadState(tmp.resolve("lora"));
+      assertEquals(continued, l.step(data.subList(8, 16), 1e-2).loss(), 1e-6, "LoRA + score head resume exactly");
+    }
+    try (PreferenceLearner l = new PreferenceLearner(full, tmp.resolve("models"))) {
+      java.io.IOException e = assertThrows(java.io.IOException.class, () -> l.loadState(tmp.resolve("lora")));
+      assertTrue(e.getMessage().contains("training.mode lora"), e.getMessage());
+    }
+  }
+
+  @Test
   void gradientAccumulationMatchesOneBigBatch() throws Exception {
     List<Comparison> data = SyntheticPreferences.generate("accum", 8, 4);
     float[] lossAfter = new float[2];
