@@ -132,6 +132,21 @@ public final class AllInOne implements AutoCloseable {
     }
   }
 
+  /**
+   * What the service commands ({@code up}, {@code ingest}, {@code reward}) do: start, print the
+   * banner ({@code <title> is up:} and one line per endpoint), run until Ctrl-C / SIGTERM, stop.
+   */
+  static int serve(java.io.PrintWriter out, String title, RlhfConfig config, Set<Service> services,
+      boolean embeddedKafka) throws InterruptedException {
+    AllInOne running = start(config, services, embeddedKafka);
+    out.println(title + " is up:");
+    running.endpoints().forEach(line -> out.println("  " + line));
+    out.println("Press Ctrl-C to stop.");
+    out.flush();
+    ShutdownSignal.awaitThenClose(running);
+    return RlhfCommand.EXIT_OK;
+  }
+
   /** Creates the missing topics, with a message that names the cluster when it cannot. */
   static void ensureTopics(KafkaSettings kafka, RlhfConfig config) {
     try (Admin admin = Admin.create(adminProperties(kafka))) {

@@ -74,7 +74,7 @@ public final class BenchGpuCommand implements Callable<Integer> {
   String nativeMode;
 
   @Option(names = "--output", defaultValue = "text", description = "text or json (one JSON object, last line).")
-  String output;
+  OutputFormat output;
 
   @Override
   public Integer call() throws Exception {
@@ -124,7 +124,7 @@ public final class BenchGpuCommand implements Callable<Integer> {
       ai.djl.pytorch.jni.JniUtils.emptyCudaCache(); // give the memory back before PyTorch starts
       rows.addAll(runPython(err));
     }
-    if ("json".equalsIgnoreCase(output)) {
+    if (output.isJson()) {
       out.println("{\"results\":[" + String.join(",", rows) + "]}");
     } else {
       out.println(table(rows));

@@ -19,7 +19,7 @@ public final class BenchIngestCommand implements Callable<Integer> {
 
   @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "text",
       description = "text (default) or json (the last line is one JSON object with every figure).")
-  String output;
+  OutputFormat output;
 
   @Option(names = "--duration", paramLabel = "SECONDS", defaultValue = "10",
       description = "Measured seconds per phase (default: ${DEFAULT-VALUE}).")
@@ -41,9 +41,6 @@ public final class BenchIngestCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (!output.equals("text") && !output.equals("json")) {
-      throw new UserError("--output must be text or json, got " + output);
-    }
     if (durationSeconds < 1 || warmUpSeconds < 0 || connections < 1) {
       throw new UserError("--duration and --connections must be at least 1, --warm-up at least 0");
     }
@@ -71,7 +68,7 @@ public final class BenchIngestCommand implements Callable<Integer> {
     out.println(String.format("HTTP batches reach %.0f%% of the raw producer's throughput; single-event HTTP reaches "
         + "%.0f%% of a no-op HTTP server's request rate with the same client.", 100 * figures.batchShareOfRaw(),
         100 * figures.singleShareOfNoop()));
-    if (output.equals("json")) {
+    if (output.isJson()) {
       out.println(new JsonObject(figures.toMap()).encode());
     }
     out.flush();

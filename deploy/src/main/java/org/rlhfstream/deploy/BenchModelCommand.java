@@ -46,7 +46,7 @@ public final class BenchModelCommand implements Callable<Integer> {
   int rounds;
 
   @Option(names = "--output", defaultValue = "text", description = "text or json (json: one JSON object as the last line).")
-  String output;
+  OutputFormat output;
 
   @Option(names = "--device", defaultValue = "cpu",
       description = "cpu (default: this CPU benchmark), or gpu / gpu:N: the LoRA training-step benchmark on the GPU "
@@ -59,9 +59,6 @@ public final class BenchModelCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (!device.equals("cpu")) {
       return onGpu();
-    }
-    if (!output.equals("text") && !output.equals("json")) {
-      throw new UserError("--output must be text or json");
     }
     if (threads < 1 || batch < 1 || seq < 2 || iters < 1 || rounds < 1) {
       throw new UserError("--threads, --batch, --iters and --rounds must be >= 1 and --seq >= 2");
@@ -107,7 +104,7 @@ public final class BenchModelCommand implements Callable<Integer> {
     }
     notes.forEach(out::println);
     out.printf("load average before %s, after %s (other processes on the machine skew both engines)%n", loadBefore, loadAfter);
-    if (output.equals("json")) {
+    if (output.isJson()) {
       JsonObject json = new JsonObject();
       for (ModelBenchmark.Comparison c : results) {
         // The ~25M preset carries the unprefixed keys; the tiny one is prefixed.
@@ -156,7 +153,7 @@ public final class BenchModelCommand implements Callable<Integer> {
 
   /** {@code --device gpu}: runs {@link BenchGpuCommand} with its defaults, passing on --python and --output. */
   private int onGpu() {
-    List<String> args = new ArrayList<>(List.of("--device", device, "--output", output));
+    List<String> args = new ArrayList<>(List.of("--device", device, "--output", output.name()));
     if (python != null) {
       args.add("--python");
       args.add(python);

@@ -36,15 +36,12 @@ public final class BenchRewardCommand implements Callable<Integer> {
   double lagRate;
 
   @Option(names = "--output", defaultValue = "text", description = "text or json (json: one JSON object as the last line).")
-  String output;
+  OutputFormat output;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
-    if (!output.equals("text") && !output.equals("json")) {
-      throw new UserError("--output must be text or json");
-    }
     if (seconds < 1 || batch < 1 || lagSeconds < 1 || !(lagRate > 0 && lagRate <= 1)) {
       throw new UserError("--seconds, --batch and --lag-seconds must be ≥ 1 and --lag-rate in (0, 1]");
     }
@@ -62,7 +59,7 @@ public final class BenchRewardCommand implements Callable<Integer> {
     }
     out.printf("  end-to-end lag at %.1f comparisons/s: p50 %.2f s, p90 %.2f s, p99 %.2f s (%d comparisons)%n",
         r.lag().inputRate(), r.lag().p50Seconds(), r.lag().p90Seconds(), r.lag().p99Seconds(), r.lag().trained());
-    if (output.equals("json")) {
+    if (output.isJson()) {
       JsonObject json = new JsonObject();
       for (RewardBenchmark.Throughput t : r.throughput()) {
         String suffix = t.preset().equals("tiny") ? "" : "_" + t.preset();

@@ -38,7 +38,7 @@ public final class DoctorCommand implements Callable<Integer> {
   String device;
 
   @Option(names = "--output", defaultValue = "text", paramLabel = "FORMAT", description = "text or json.")
-  String output;
+  OutputFormat output;
 
   @Override
   public Integer call() {
@@ -74,7 +74,7 @@ public final class DoctorCommand implements Callable<Integer> {
       report.put("check", check(device));
     }
     PrintWriter out = spec.commandLine().getOut();
-    if ("json".equalsIgnoreCase(output)) {
+    if (output.isJson()) {
       out.println(new GsonBuilder().disableHtmlEscaping().create().toJson(report));
     } else {
       print(out, report, "");

@@ -64,15 +64,12 @@ public final class GenerateCommand implements Callable<Integer> {
   String device;
 
   @Option(names = "--output", defaultValue = "text", description = "text, or json: {\"prompt_ids\":[…],\"new_ids\":[…],\"text\":\"…\"}.")
-  String output;
+  OutputFormat output;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
-    if (!output.equals("text") && !output.equals("json")) {
-      throw new UserError("--output must be text or json");
-    }
     if (maxNewTokens < 1) {
       throw new UserError("--max-new-tokens must be at least 1");
     }
@@ -88,7 +85,7 @@ public final class GenerateCommand implements Callable<Integer> {
     if (topK != null && topK < 0) {
       throw new UserError("--top-k must be >= 0");
     }
-    boolean needTokenizer = prompt.text != null || output.equals("text");
+    boolean needTokenizer = prompt.text != null || !output.isJson();
     try (DecoderModel m = ModelCli.load(model, device)) {
       if (m.config().head() != ModelConfig.Head.CAUSAL_LM) {
         throw new UserError(model + " holds a " + m.config().architecture()
@@ -119,7 +116,7 @@ public final class GenerateCommand implements Callable<Integer> {
     Generation g = ModelCli.userErrors(() -> Generator.generate(m, List.of(ids), cfg, true).get(0));
     String text = tok == null ? "" : tok.decode(g.newIds());
     PrintWriter out = spec.commandLine().getOut();
-    if (output.equals("json")) {
+    if (output.isJson()) {
       JsonObject json = new JsonObject()
           .put("prompt_ids", new JsonArray(Arrays.stream(g.promptIds()).boxed().toList()))
           .put("new_ids", new JsonArray(Arrays.stream(g.newIds()).boxed().toList()))

@@ -1,6 +1,5 @@
 package org.rlhfstream.deploy;
 
-import java.io.PrintWriter;
 import java.util.EnumSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -19,13 +18,6 @@ public final class IngestCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     RlhfConfig config = configOptions.load();
     // No embedded broker here: without --bootstrap-servers this is a usage error naming the flag.
-    AllInOne services = AllInOne.start(config, EnumSet.of(AllInOne.Service.INGEST), false);
-    PrintWriter out = spec.commandLine().getOut();
-    out.println("rlhf ingest is up:");
-    services.endpoints().forEach(line -> out.println("  " + line));
-    out.println("Press Ctrl-C to stop.");
-    out.flush();
-    ShutdownSignal.awaitThenClose(services);
-    return RlhfCommand.EXIT_OK;
+    return AllInOne.serve(spec.commandLine().getOut(), "rlhf ingest", config, EnumSet.of(AllInOne.Service.INGEST), false);
   }
 }

@@ -1,6 +1,5 @@
 package org.rlhfstream.deploy;
 
-import java.io.PrintWriter;
 import java.util.EnumSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -21,13 +20,6 @@ public final class RewardCommand implements Callable<Integer> {
     if (!config.reward().enabled()) {
       throw new UserError("reward.enabled is false: nothing to run");
     }
-    AllInOne running = AllInOne.start(config, EnumSet.of(AllInOne.Service.REWARD), false);
-    PrintWriter out = spec.commandLine().getOut();
-    out.println("rlhf reward is up:");
-    running.endpoints().forEach(line -> out.println("  " + line));
-    out.println("Press Ctrl-C to stop.");
-    out.flush();
-    ShutdownSignal.awaitThenClose(running);
-    return RlhfCommand.EXIT_OK;
+    return AllInOne.serve(spec.commandLine().getOut(), "rlhf reward", config, EnumSet.of(AllInOne.Service.REWARD), false);
   }
 }

@@ -75,6 +75,7 @@ public final class RlhfCommand implements Runnable {
 
   static CommandLine newCommandLine() {
     CommandLine cli = new CommandLine(new RlhfCommand());
+    cli.setCaseInsensitiveEnumValuesAllowed(true);
     cli.setExecutionExceptionHandler(new CliErrors());
     cli.setExitCodeExceptionMapper(CliErrors::exitCode);
     return cli;

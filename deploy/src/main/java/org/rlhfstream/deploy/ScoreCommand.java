@@ -36,15 +36,12 @@ public final class ScoreCommand implements Callable<Integer> {
   String device;
 
   @Option(names = "--output", defaultValue = "text", description = "text (the number) or json: {\"score\": x}.")
-  String output;
+  OutputFormat output;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
-    if (!output.equals("text") && !output.equals("json")) {
-      throw new UserError("--output must be text or json");
-    }
     try (DecoderModel m = ModelCli.load(model, device);
         TextTokenizer tok = ModelCli.tokenizer(model, input.text != null)) {
       int[] ids = input.text != null ? tok.encode(input.text) : ModelCli.parseIds("--ids", input.ids);
@@ -53,7 +50,7 @@ public final class ScoreCommand implements Callable<Integer> {
       }
       float score = ModelCli.userErrors(() -> SequenceScorer.score(m, List.of(ids), true)[0]);
       PrintWriter out = spec.commandLine().getOut();
-      out.println(output.equals("json") ? new JsonObject().put("score", (double) score).encode() : Float.toString(score));
+      out.println(output.isJson() ? new JsonObject().put("score", (double) score).encode() : Float.toString(score));
       out.flush();
       return RlhfCommand.EXIT_OK;
     }

@@ -1,6 +1,5 @@
 package org.rlhfstream.deploy;
 
-import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,13 +16,6 @@ public final class UpCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     RlhfConfig config = configOptions.load();
-    AllInOne all = AllInOne.start(config, java.util.EnumSet.allOf(AllInOne.Service.class), true);
-    PrintWriter out = spec.commandLine().getOut();
-    out.println("rlhf-stream is up:");
-    all.endpoints().forEach(line -> out.println("  " + line));
-    out.println("Press Ctrl-C to stop.");
-    out.flush();
-    ShutdownSignal.awaitThenClose(all);
-    return RlhfCommand.EXIT_OK;
+    return AllInOne.serve(spec.commandLine().getOut(), "rlhf-stream", config, java.util.EnumSet.allOf(AllInOne.Service.class), true);
   }
 }
