@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -24,16 +23,18 @@ import org.yaml.snakeyaml.error.YAMLException;
  * <ol>
  *   <li>the YAML file (one section per service),
  *   <li>environment variables {@code RLHF_SECTION__FIELD=value}: {@code __} separates levels,
- *       {@code _} stands for {@code -}, e.g. {@code RLHF_INGEST__HTTP__PORT=8081} sets
- *       {@code ingest.http.port} and {@code RLHF_KAFKA__BOOTSTRAP_SERVERS} sets
- *       {@code kafka.bootstrap-servers},
+ *       {@code _} stands for {@code -}, e.g. {@code RLHF_INGEST__GRPC__PORT=9191} sets
+ *       {@code ingest.grpc.port} and {@code RLHF_KAFKA__BOOTSTRAP_SERVERS} sets
+ *       {@code kafka.bootstrap-servers}; {@code RLHF_DATA_DIR} sets the one top-level field. Other
+ *       {@code RLHF_…} names without {@code __} ({@code RLHF_DEBUG}, {@code RLHF_NATIVE}, …) are
+ *       the tools' own settings, not configuration,
  *   <li>command-line {@code --set path.to.field=value} flags and the commands' own flags.
  * </ol>
  */
 public final class ConfigSource {
 
-  /** Environment variables with the prefix that are not configuration fields. */
-  public static final Set<String> RESERVED_ENV = Set.of("RLHF_CONFIG", "RLHF_JAVA_OPTS", "RLHF_JAR");
+  /** The one top-level field that is not a section; every other override names a section with {@code __}. */
+  private static final String DATA_DIR_ENV = "RLHF_DATA_DIR";
 
   private ConfigSource() {}
 
@@ -70,7 +71,7 @@ public final class ConfigSource {
   /** Applies {@code RLHF_…} environment variables to the tree. */
   public static void applyEnvironment(Map<String, Object> tree, Map<String, String> env) {
     env.entrySet().stream()
-        .filter(e -> e.getKey().startsWith("RLHF_") && !RESERVED_ENV.contains(e.getKey()))
+        .filter(e -> isConfiguration(e.getKey()))
         .sorted(Map.Entry.comparingByKey())
         .forEach(e -> put(tree, envToPath(e.getKey()), e.getValue(), "environment variable " + e.getKey()));
   }
@@ -103,6 +104,11 @@ public final class ConfigSource {
       node = (Map<String, Object>) next;
     }
     node.put(parts[parts.length - 1], value);
+  }
+
+  /** Whether an environment variable is a configuration override (rather than a tool setting). */
+  static boolean isConfiguration(String name) {
+    return name.startsWith("RLHF_") && (name.contains("__") || name.equals(DATA_DIR_ENV));
   }
 
   static String envToPath(String name) {

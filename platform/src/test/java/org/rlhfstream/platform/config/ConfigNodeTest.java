@@ -67,6 +67,15 @@ class ConfigNodeTest {
   }
 
   @Test
+  void onlySectionedNamesAndDataDirAreConfiguration() {
+    Map<String, Object> t = new LinkedHashMap<>();
+    ConfigSource.applyEnvironment(t, Map.of(
+        "RLHF_DEBUG", "1", "RLHF_NATIVE", "off", "RLHF_CONFIG", "x.yaml", "RLHF_JAVA_OPTS", "-Xmx1g",
+        "RLHF_DATA_DIR", "/srv/rlhf", "RLHF_KAFKA__BOOTSTRAP_SERVERS", "b:9092", "PATH", "/bin"));
+    assertEquals(Map.of("data-dir", "/srv/rlhf", "kafka", Map.of("bootstrap-servers", "b:9092")), t);
+  }
+
+  @Test
   void overrideThroughAValueIsRejected() {
     Map<String, Object> t = tree("kafka", "oops");
     ConfigException e = assertThrows(ConfigException.class,
