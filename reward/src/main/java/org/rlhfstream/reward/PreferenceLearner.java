@@ -57,7 +57,6 @@ final class PreferenceLearner implements AutoCloseable {
   private final DecoderModel model;
   private final TextTokenizer tokenizer;
   private final AdamW optimizer;
-  private final NDManager optimizerManager;
   private final long padId;
   private final RewardText text;
 
@@ -79,8 +78,7 @@ final class PreferenceLearner implements AutoCloseable {
       }
       model.setTraining(true);
       this.padId = Math.max(0, model.config().padTokenId());
-      this.optimizerManager = model.manager().newSubManager();
-      this.optimizer = new AdamW(optimizerManager, new AdamW.Config(0.9, 0.999, 1e-8, t.weightDecay()), AdamW.MATRICES_DECAY);
+      this.optimizer = new AdamW(model.manager(), new AdamW.Config(0.9, 0.999, 1e-8, t.weightDecay()), AdamW.MATRICES_DECAY);
     } catch (RuntimeException | IOException e) {
       model.close();
       throw e;
