@@ -18,6 +18,8 @@ import org.rlhfstream.platform.config.ConfigNode;
  * @param consumerGroup Kafka consumer group of the trainer (default {@code rlhf-reward.<name>})
  * @param logEvery interval of the progress log line
  * @param ledger keep an audit file of the event ids each checkpoint trained on
+ * @param deadLetterTimeout how long one write to the dead-letter topic may take before training
+ *     waits and retries (records behind a dead letter are never handled before it)
  */
 public record RewardConfig(
     boolean enabled,
@@ -29,7 +31,8 @@ public record RewardConfig(
     Release release,
     String consumerGroup,
     Duration logEvery,
-    boolean ledger) {
+    boolean ledger,
+    Duration deadLetterTimeout) {
 
   /**
    * @param base an HF folder (a {@code *ForSequenceClassification} checkpoint, or a causal LM that
@@ -175,7 +178,8 @@ public record RewardConfig(
             r.integer("every-steps", 200, 1, Integer.MAX_VALUE)),
         node.string("consumer-group", "rlhf-reward." + name),
         node.duration("log-every", Duration.ofSeconds(10)),
-        node.bool("ledger", true));
+        node.bool("ledger", true),
+        node.duration("dead-letter-timeout", Duration.ofSeconds(30)));
   }
 
   /** How prompt and response become the model's input. */

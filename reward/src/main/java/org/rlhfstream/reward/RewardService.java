@@ -87,7 +87,7 @@ public final class RewardService implements HttpContribution {
       Properties client = kafka.clientProperties();
       scorer = new ReleasedScorer(config.model().device());
       learner = new PreferenceLearner(config, dataDir.resolve("models"));
-      deadLetters = new DeadLetters(client, topics.feedbackDlq().name(), "reward:" + config.name(), Duration.ofSeconds(30));
+      deadLetters = new DeadLetters(client, topics.feedbackDlq().name(), "reward:" + config.name(), config.deadLetterTimeout());
       ArtifactStore store = artifactStore();
       releases = new RewardReleases(config, store, learner, client, topics.rewardModels().name(),
           released -> scorer.load(released.folder(), config.name() + "@" + released.release().getVersion()));
@@ -214,7 +214,8 @@ public final class RewardService implements HttpContribution {
         .put("released_version", s.releasedVersion)
         .put("duplicates", s.duplicates)
         .put("dead_lettered", s.deadLettered)
-        .put("trainer", trainerFailure == null ? "running" : "failed: " + trainerFailure)
+        .put("trainer", trainerFailure != null ? "failed: " + trainerFailure
+            : trainer.deadLetterBlocked() ? "waiting for the dead-letter topic" : "running")
         .encode());
   }
 

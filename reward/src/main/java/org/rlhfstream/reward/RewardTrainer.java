@@ -41,6 +41,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(RewardTrainer.class);
   private static final Duration PARTITION_REFRESH = Duration.ofSeconds(30);
+  private static final Duration DEAD_LETTER_RETRY = Duration.ofSeconds(5);
 
   private final RewardConfig config;
   private final Properties kafkaClient;
@@ -61,6 +62,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
   private final Map<Integer, Long> readUpTo = new HashMap<>();
   private final Set<String> pendingIds = new java.util.HashSet<>();
   private int waitingToTrain;
+  private volatile long deadLetterRetryAt;
   private final List<String> trainedSinceCheckpoint = new ArrayList<>();
 
   private volatile boolean closed;
@@ -226,16 +228,32 @@ final class RewardTrainer implements Runnable, AutoCloseable {
 
   /** Handles every record at the head of the queue that needs no training step. */
   private void drainHead() {
-    while (!pending.isEmpty() && pending.peekFirst().kind() != Kind.TRAIN) {
-      handle(pending.pollFirst());
+    while (!pending.isEmpty() && pending.peekFirst().kind() != Kind.TRAIN && tryHandle(pending.peekFirst())) {
+      pending.pollFirst();
     }
     syncOffsets();
   }
 
-  private void handle(Pending x) {
+  /**
+   * Acts on a record that needs no training step. Returns false when it cannot be done now (the
+   * dead-letter topic does not acknowledge): the record stays at the head, and everything behind
+   * it waits, because offsets must never pass a record that was not handled.
+   */
+  private boolean tryHandle(Pending x) {
     switch (x.kind()) {
       case DEAD_LETTER -> {
-        deadLetters.send(x.record(), x.reason());
+        if (System.nanoTime() < deadLetterRetryAt) {
+          return false;
+        }
+        try {
+          deadLetters.send(x.record(), x.reason());
+        } catch (IllegalStateException e) {
+          deadLetterRetryAt = System.nanoTime() + DEAD_LETTER_RETRY.toNanos();
+          log.warn("Cannot write to the dead-letter topic ({}); training waits and retries in {} s",
+              e.getMessage(), DEAD_LETTER_RETRY.toSeconds());
+          return false;
+        }
+        deadLetterRetryAt = 0;
         state.deadLettered++;
         metrics.deadLettered();
         log.warn("Comparison at {}-{}@{} sent to the DLQ: {}", x.record().topic(), x.partition(), x.offset(), x.reason());
@@ -253,6 +271,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
       }
       case TRAIN -> throw new IllegalStateException("training records are handled by a step");
     }
+    return true;
   }
 
   /** Each partition's offset becomes its first record still waiting, or everything read. */
@@ -287,27 +306,40 @@ final class RewardTrainer implements Runnable, AutoCloseable {
       if (!full && !waitedLongEnough) {
         return;
       }
-      trainOneBatch(Math.min(wanted, waitingToTrain));
+      if (!trainOneBatch(Math.min(wanted, waitingToTrain))) {
+        return; // a dead letter blocks the head: retried on a later pass
+      }
       maybeEvaluateAndRelease();
     }
   }
 
-  /** Takes {@code newCount} training comparisons off the queue (handling what lies between), plus replays. */
-  private void trainOneBatch(int newCount) {
+  /**
+   * Takes up to {@code newCount} training comparisons off the queue in order (handling what lies
+   * between them), adds replays, and takes one optimizer step.
+   *
+   * @return false when nothing could be trained because a record ahead cannot be handled yet
+   */
+  private boolean trainOneBatch(int newCount) {
     RewardConfig.Training t = config.training();
     List<Comparison> fresh = new ArrayList<>(newCount);
     while (fresh.size() < newCount) {
-      Pending x = pending.pollFirst();
+      Pending x = pending.peekFirst();
+      if (x.kind() != Kind.TRAIN && !tryHandle(x)) {
+        break;
+      }
+      pending.pollFirst();
       if (x.kind() == Kind.TRAIN) {
         fresh.add(x.comparison());
-      } else {
-        handle(x);
       }
     }
-    waitingToTrain -= newCount;
+    if (fresh.isEmpty()) {
+      syncOffsets();
+      return false;
+    }
+    waitingToTrain -= fresh.size();
     List<Comparison> batch = new ArrayList<>(t.batchSize());
     batch.addAll(fresh);
-    batch.addAll(state.replay.sample(t.batchSize() - newCount, replayRandom));
+    batch.addAll(state.replay.sample(t.batchSize() - fresh.size(), replayRandom));
 
     PreferenceLearner.StepStats stats = learner.step(batch, schedule.at(state.step));
     state.step++;
@@ -322,6 +354,7 @@ final class RewardTrainer implements Runnable, AutoCloseable {
     }
     drainHead();
     metrics.stepped(stats, fresh);
+    return true;
   }
 
   private void maybeEvaluateAndRelease() {
@@ -344,7 +377,13 @@ final class RewardTrainer implements Runnable, AutoCloseable {
     if (release) {
       // Checkpoint first: the release must never name progress a crash could lose.
       maybeCheckpoint(true);
-      releases.release(state, lastEval);
+      try {
+        releases.release(state, lastEval);
+      } catch (RuntimeException e) {
+        // Training goes on; the next improvement (or interval) releases again, under a new version.
+        log.error("Release of reward model '{}' failed: {}", config.name(), e.getMessage());
+        metrics.failed(e);
+      }
       maybeCheckpoint(true);
     }
   }
@@ -434,6 +473,11 @@ final class RewardTrainer implements Runnable, AutoCloseable {
 
   TrainerState state() {
     return state;
+  }
+
+  /** Whether a dead letter could not be written and blocks the queue until a retry succeeds. */
+  boolean deadLetterBlocked() {
+    return deadLetterRetryAt != 0;
   }
 
   /** Records consumed and not yet handled. */

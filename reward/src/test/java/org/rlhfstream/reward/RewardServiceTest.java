@@ -187,6 +187,40 @@ class RewardServiceTest {
   }
 
   @Test
+  void anUnwritableDeadLetterHoldsEverythingBehindItUntilTheTopicIsBack() throws Exception {
+    // The service's DLQ topic does not exist yet (topics are not auto-created): writes fail.
+    String dlq = topics.feedbackDlq().name() + ".late";
+    topics = new TopicsConfig(topics.feedback(), new org.rlhfstream.platform.kafka.TopicSpec(dlq, 1, (short) 1, false, null, -1),
+        topics.prompts(), topics.rewardModels(), topics.adapters());
+    List<Comparison> before = SyntheticPreferences.generate("dlq-a", 40, 7);
+    List<Comparison> after = SyntheticPreferences.generate("dlq-b", 40, 8);
+    produce(before);
+    Comparison poison = Comparison.newBuilder().setEventId("poison").setPrompt("p").setChosen("x").setRejected("x").build();
+    produceRaw("poison".getBytes(StandardCharsets.UTF_8), poison.toByteArray());
+    produce(after);
+
+    RewardService service = start(config(Map.of("dead-letter-timeout", "1s")));
+    try {
+      await("the trainer to find the dead-letter topic missing", Duration.ofMinutes(1),
+          () -> service.trainer().deadLetterBlocked());
+      TrainerState s = service.trainer().state();
+      assertEquals(0, s.deadLettered);
+      assertTrue(accounted(s) < before.size() + 1 + after.size(), "records behind the dead letter wait");
+
+      try (Admin admin = Admin.create(kafka.adminProperties())) {
+        TopicSetup.ensureTopics(admin, List.of(topics.feedbackDlq()), Duration.ofSeconds(30));
+      }
+      await("everything accounted for once the topic exists", Duration.ofMinutes(1),
+          () -> accounted(service.trainer().state()) == before.size() + 1 + after.size());
+      assertEquals(1, service.trainer().state().deadLettered);
+      assertTrue(!service.trainer().deadLetterBlocked());
+    } finally {
+      service.stop().await(2, TimeUnit.MINUTES);
+    }
+    assertEquals(1, TopicReader.readAll(kafka.bootstrapServers(), dlq).size(), "written once, after the retries");
+  }
+
+  @Test
   void scoresOverHttpWithTheNewestReleaseAndRejectsBadRequests() throws Exception {
     KafkaSettings settings = new KafkaSettings(kafka.bootstrapServers(), "127.0.0.1", 0, 0, Map.of());
     RewardService service = new RewardService(config(Map.of()), settings, topics, dataDir, new SimpleMeterRegistry());

@@ -45,6 +45,13 @@ public final class DeadLetters implements AutoCloseable {
     p.put("acks", "all");
     p.put("enable.idempotence", "true");
     p.put("client.id", consumerName + "-dlq");
+    // Bounded: a send the caller gave up on must be over (failed or written) before it retries,
+    // so a retry cannot race an old attempt. The rare write that lands after its timeout shows as
+    // a second dead letter with the same rlhf.dlq.source.* headers.
+    long ms = timeout.toMillis();
+    p.put("max.block.ms", String.valueOf(ms));
+    p.put("request.timeout.ms", String.valueOf(Math.max(1000, ms / 3)));
+    p.put("delivery.timeout.ms", String.valueOf(Math.max(1000, ms / 3) + Math.max(1000, ms / 3)));
     this.producer = new KafkaProducer<>(p);
     this.topic = topic;
     this.consumerName = consumerName;
@@ -62,7 +69,9 @@ public final class DeadLetters implements AutoCloseable {
     h.add(SOURCE_OFFSET, utf8(Long.toString(record.offset())));
     h.add(CONSUMER, utf8(consumerName));
     try {
-      producer.send(dead).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      producer.send(dead).get(timeout.toMillis() + 5_000, TimeUnit.MILLISECONDS);
+    } catch (org.apache.kafka.common.KafkaException e) {
+      throw new IllegalStateException("cannot write to dead-letter topic " + topic + ": " + e.getMessage(), e);
     } catch (ExecutionException e) {
       throw new IllegalStateException("cannot write to dead-letter topic " + topic + ": " + e.getCause().getMessage(), e.getCause());
     } catch (TimeoutException e) {
