@@ -32,7 +32,7 @@ public final class BenchRewardCommand implements Callable<Integer> {
   int lagSeconds;
 
   @Option(names = "--lag-rate", defaultValue = "0.5",
-      description = "Input rate of the lag run as a fraction of the tiny preset's training rate (default: ${DEFAULT-VALUE}).")
+      description = "Input rate of the lag run as a fraction of the service's capacity (tiny preset, default settings; default: ${DEFAULT-VALUE}).")
   double lagRate;
 
   @Option(names = "--output", defaultValue = "text", description = "text or json (json: one JSON object as the last line).")
@@ -67,6 +67,7 @@ public final class BenchRewardCommand implements Callable<Integer> {
         json.put("score_cps" + suffix, t.scoreCps());
         json.put("parameters" + suffix, t.parameters());
       }
+      json.put("service_capacity_cps", r.serviceCapacity());
       json.put("lag_input_cps", r.lag().inputRate());
       json.put("lag_p50_s", r.lag().p50Seconds());
       json.put("lag_p90_s", r.lag().p90Seconds());

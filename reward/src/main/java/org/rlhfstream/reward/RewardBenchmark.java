@@ -44,7 +44,8 @@ public final class RewardBenchmark {
    * @param presets built-in presets to measure (e.g. tiny, small_25m)
    * @param measure how long each throughput figure is measured
    * @param batchSize comparisons per optimizer step in the throughput runs
-   * @param lagRateFraction input rate of the lag run, as a fraction of the tiny preset's training rate
+   * @param lagRateFraction input rate of the lag run, as a fraction of the service's capacity
+   *     (tiny preset, default settings)
    * @param lagDuration how long comparisons are produced in the lag run
    */
   public record Options(List<String> presets, Duration measure, int batchSize, double lagRateFraction,
@@ -55,7 +56,10 @@ public final class RewardBenchmark {
 
   public record Lag(double inputRate, long trained, double p50Seconds, double p90Seconds, double p99Seconds) {}
 
-  public record Result(List<Throughput> throughput, Lag lag) {}
+  /**
+   * @param serviceCapacity new comparisons/s the tiny preset absorbs with the default settings
+   */
+  public record Result(List<Throughput> throughput, double serviceCapacity, Lag lag) {}
 
   private RewardBenchmark() {}
 
@@ -64,16 +68,32 @@ public final class RewardBenchmark {
     for (String preset : o.presets()) {
       figures.add(throughput(preset, o));
     }
-    double tinyCps = figures.stream().filter(f -> f.preset().equals("tiny")).findFirst()
-        .orElseGet(() -> {
-          try {
-            return throughput("tiny", o);
-          } catch (Exception e) {
-            throw new IllegalStateException(e);
-          }
-        }).trainCps();
-    Lag lag = lag(Math.max(1, tinyCps * o.lagRateFraction()), o);
-    return new Result(figures, lag);
+    double capacity = serviceCapacity(o);
+    o.progress().printf("  service capacity, tiny preset with default settings: %.1f new comparisons/s%n", capacity);
+    Lag lag = lag(Math.max(1, capacity * o.lagRateFraction()), o);
+    return new Result(figures, capacity, lag);
+  }
+
+  /**
+   * New comparisons per second the trainer absorbs with the service's default training settings
+   * (micro-batches, replay share): the rate the lag run takes a fraction of.
+   */
+  private static double serviceCapacity(Options o) throws Exception {
+    RewardConfig config = benchConfig("tiny", null);
+    RewardConfig.Training t = config.training();
+    List<Comparison> data = synthetic(t.batchSize() * 4, 13);
+    try (PreferenceLearner learner = new PreferenceLearner(config, o.workDir().resolve("models"))) {
+      learner.step(data.subList(0, t.batchSize()), 1e-4); // warm-up
+      long steps = 0;
+      long start = System.nanoTime();
+      long end = start + o.measure().toNanos();
+      while (System.nanoTime() < end || steps < 3) {
+        int from = (int) (steps % 4) * t.batchSize();
+        learner.step(data.subList(from, from + t.batchSize()), 1e-4);
+        steps++;
+      }
+      return steps * t.newPerBatch() / ((System.nanoTime() - start) / 1e9);
+    }
   }
 
   /** The reward configuration for a preset; {@code training} null keeps the service's defaults. */

@@ -95,10 +95,12 @@ public record RewardConfig(
   /**
    * @param fraction share of events kept out of training, chosen by a hash of the event id
    * @param capacity most recent held-out comparisons kept for evaluation
-   * @param evalEverySteps evaluate after this many optimizer steps
+   * @param evalEverySteps evaluate after this many optimizer steps …
+   * @param evalEvery … or once this much time has passed with at least one step since the last
+   *     evaluation (a slow stream of human labels still gets evaluated and released)
    * @param minExamples no evaluation (and so no release) with fewer held-out comparisons
    */
-  public record HeldOut(double fraction, int capacity, int evalEverySteps, int minExamples) {}
+  public record HeldOut(double fraction, int capacity, int evalEverySteps, Duration evalEvery, int minExamples) {}
 
   /**
    * @param everySteps save after this many optimizer steps
@@ -167,7 +169,8 @@ public record RewardConfig(
         new HeldOut(
             h.number("fraction", 0.1, 0.0, 0.9),
             h.integer("capacity", 2000, 1, 1_000_000),
-            h.integer("eval-every-steps", 20, 1, Integer.MAX_VALUE),
+            h.integer("eval-every-steps", 50, 1, Integer.MAX_VALUE),
+            h.duration("eval-every", Duration.ofMinutes(2)),
             h.integer("min-examples", 10, 1, 1_000_000)),
         new Checkpoint(
             c.integer("every-steps", 50, 1, Integer.MAX_VALUE),

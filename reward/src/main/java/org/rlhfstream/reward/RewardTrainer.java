@@ -63,6 +63,8 @@ final class RewardTrainer implements Runnable, AutoCloseable {
   private final Set<String> pendingIds = new java.util.HashSet<>();
   private int waitingToTrain;
   private volatile long deadLetterRetryAt;
+  private long lastEvalStep;
+  private long lastEvalNanos = System.nanoTime();
   private final List<String> trainedSinceCheckpoint = new ArrayList<>();
 
   private volatile boolean closed;
@@ -358,7 +360,9 @@ final class RewardTrainer implements Runnable, AutoCloseable {
   }
 
   private void maybeEvaluateAndRelease() {
-    boolean evalDue = state.step % config.heldOut().evalEverySteps() == 0;
+    long sinceEval = state.step - lastEvalStep;
+    boolean evalDue = sinceEval >= config.heldOut().evalEverySteps()
+        || (sinceEval > 0 && System.nanoTime() - lastEvalNanos >= config.heldOut().evalEvery().toNanos());
     boolean releaseDue = config.release().when().equals("every") && state.step % config.release().everySteps() == 0;
     if (!evalDue && !releaseDue) {
       return;
@@ -367,6 +371,8 @@ final class RewardTrainer implements Runnable, AutoCloseable {
       return;
     }
     lastEval = learner.evaluate(state.heldOut.all());
+    lastEvalStep = state.step;
+    lastEvalNanos = System.nanoTime();
     metrics.evaluated(lastEval);
     boolean improved = lastEval.getAccuracy() > state.bestAccuracy;
     if (improved) {
